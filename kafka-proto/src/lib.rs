@@ -1,0 +1,19 @@
+//! Sans-IO codec for the Kafka consumer path.
+//!
+//! Each Kafka API lives in its own module under [`messages`]: plain structs with
+//! `read(version)`/`write(version)` via the [`Message`] trait. Decoders return
+//! [`DecodeError`] on any malformed bytes and never panic. No sockets, no async: the
+//! `ingress` crate owns I/O.
+
+pub mod api;
+pub mod error;
+pub mod header;
+pub mod messages;
+pub mod primitives;
+
+#[cfg(test)]
+pub(crate) mod test_util;
+
+pub use api::{decode_response, encode_request, ApiKey, Message, Request};
+pub use error::{DecodeError, EncodeError};
+pub use header::{RequestHeader, ResponseHeader};

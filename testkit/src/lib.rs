@@ -1,0 +1,1 @@
+//! Test support for kafka-ingress: a real broker, topics, producer, recording handler.
