@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# THE test command: starts a broker unless KAFKA_BOOTSTRAP names one, runs the whole
+# workspace's tests against it, stops what it started, exits with the tests' status.
+#
+#   scripts/test.sh                                   # Apache Kafka from scripts/kafka.sh
+#   KAFKA_BROKER=tansu scripts/test.sh                # tansu instead
+#   KAFKA_BOOTSTRAP=localhost:19092 scripts/test.sh   # any running broker (Redpanda, ...)
+#   scripts/test.sh -p kafka-proto                    # extra arguments go to cargo test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+started_dir=""
+started_port=""
+cleanup() {
+  if [[ -n "$started_dir" ]]; then
+    scripts/kafka.sh stop --port "$started_port" --dir "$started_dir" || true
+    rm -rf "$started_dir"
+  fi
+}
+trap cleanup EXIT
+
+if [[ -z "${KAFKA_BOOTSTRAP:-}" ]]; then
+  port="${KAFKA_TEST_PORT:-19092}"
+  while port_in_use "$port" || port_in_use $((port + 1)); do port=$((port + 2)); done
+  started_port="$port"
+  started_dir="$(mktemp -d "${TMPDIR:-/tmp}/kafka-ingress-test-XXXXXX")"
+  KAFKA_BOOTSTRAP="$(scripts/kafka.sh start --broker "${KAFKA_BROKER:-kafka}" --port "$port" --dir "$started_dir" --owner-pid $$ | tail -1)"
+  export KAFKA_BOOTSTRAP
+fi
+echo "test.sh: testing against the broker at $KAFKA_BOOTSTRAP (${KAFKA_BROKER:-kafka})"
+
+cargo test --workspace "$@"
