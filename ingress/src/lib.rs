@@ -1,1 +1,2 @@
 //! The kafka-ingress engine.
+pub mod kafka;
