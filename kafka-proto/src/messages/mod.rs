@@ -2,5 +2,7 @@
 
 pub mod heartbeat;
 pub mod list_offsets;
+pub mod offset_commit;
+pub mod offset_fetch;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;

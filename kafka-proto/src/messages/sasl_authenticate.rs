@@ -120,6 +120,7 @@ impl Message for SaslAuthenticateResponse {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::test_util::round_trip_all_versions;
