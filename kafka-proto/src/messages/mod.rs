@@ -1,5 +1,6 @@
 //! One module per Kafka API: each holds the request and response structs of that API.
 
+pub mod fetch;
 pub mod heartbeat;
 pub mod list_offsets;
 pub mod offset_commit;
