@@ -1,3 +1,10 @@
 //! One module per Kafka API: each holds the request and response structs of that API.
 
+pub mod api_versions;
+pub mod consumer_group_heartbeat;
+pub mod find_coordinator;
 pub mod heartbeat;
+pub mod join_group;
+pub mod leave_group;
+pub mod metadata;
+pub mod sync_group;
