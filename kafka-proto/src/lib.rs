@@ -6,9 +6,12 @@
 //! `ingress` crate owns I/O.
 
 pub mod api;
+pub mod consumer_protocol;
 pub mod error;
+pub mod error_code;
 pub mod header;
 pub mod messages;
+pub mod negotiate;
 pub mod primitives;
 
 #[cfg(test)]
