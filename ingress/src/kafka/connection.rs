@@ -175,7 +175,7 @@ impl BrokerConnection {
     }
 
     /// Sends `request` and returns the raw response frame (header included).
-    async fn send_raw<R: Request>(
+    pub async fn send_raw<R: Request>(
         &self,
         request: &R,
         version: i16,

@@ -1,4 +1,10 @@
 //! The pure-Rust Kafka consumer client: broker connections, metadata, consumer groups,
 //! offsets and the multi-partition fetcher, on top of `kafka-proto`.
 
+pub mod broker;
 pub mod connection;
+pub mod error;
+
+pub use broker::{Broker, ConnectionSettings, Connector, TcpConnector};
+pub use connection::{BrokerConnection, ConnectionError};
+pub use error::ClientError;
