@@ -115,6 +115,14 @@ impl NegotiatedVersions {
         self.version(R::API_KEY, R::MIN_VERSION..=R::MAX_VERSION)
     }
 
+    /// The outcome for every key with a range in [`our_range`], in [`ApiKey::ALL`] order.
+    pub fn negotiate_known(&self) -> Vec<(ApiKey, Result<i16, NegotiationError>)> {
+        ApiKey::ALL
+            .into_iter()
+            .filter_map(|key| our_range(key).map(|ours| (key, self.version(key, ours))))
+            .collect()
+    }
+
     /// Whether `version_for::<R>()` would succeed.
     pub fn supports<R: Request>(&self) -> bool {
         self.version_for::<R>().is_ok()
@@ -220,6 +228,23 @@ mod tests {
         ));
         assert!(err.to_string().contains("ConsumerGroupHeartbeat"));
         assert!(!n.supports::<ConsumerGroupHeartbeatRequest>());
+    }
+
+    #[test]
+    fn negotiates_every_known_api() {
+        let n = broker(&[(3, 0, 12), (18, 0, 3), (68, 0, 0)]);
+        let all = n.negotiate_known();
+        assert_eq!(all.len(), 8);
+        let get = |k| {
+            all.iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, r)| r.clone())
+        };
+        assert_eq!(get(ApiKey::Metadata), Some(Ok(12)));
+        assert_eq!(get(ApiKey::ApiVersions), Some(Ok(3)));
+        assert_eq!(get(ApiKey::ConsumerGroupHeartbeat), Some(Ok(0)));
+        assert!(matches!(get(ApiKey::JoinGroup), Some(Err(_))));
+        assert_eq!(get(ApiKey::Fetch), None);
     }
 
     #[test]
