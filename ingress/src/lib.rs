@@ -1,1 +1,4 @@
 //! The kafka-ingress engine.
+
+pub mod config;
+pub mod options;
