@@ -602,7 +602,10 @@ fn extract_cluster(
         brokers,
         options,
     };
-    options::check_cluster_options(&cluster).map_err(|e| err("brokers", e.to_string()))?;
+    options::check_cluster_options(&cluster).map_err(|e| match &e {
+        options::OptionError::DuplicateAlias { second, .. } => err(second, e.to_string()),
+        _ => err("brokers", e.to_string()),
+    })?;
     Ok(cluster)
 }
 
