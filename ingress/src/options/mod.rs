@@ -95,7 +95,11 @@ pub const ACTED_ON_PROPERTIES: &[&str] = &[
 ];
 
 /// Properties ignored with a specific warning because the ingress owns offset commits.
-const COMMIT_OWNED_PROPERTIES: &[&str] = &["enable.auto.commit", "enable.auto.offset.store"];
+const COMMIT_OWNED_PROPERTIES: &[&str] = &[
+    "auto.commit.enable",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+];
 
 /// The ingress's own options: name, value syntax, default (as shown in docs).
 pub const INGRESS_OPTIONS: &[(&str, &str, &str)] = &[

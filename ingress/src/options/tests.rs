@@ -762,6 +762,12 @@ fn ignored_properties_are_accepted_with_warnings() {
     assert!(w.contains("Configuration property enable.auto.offset.store is ignored: the ingress owns offset commits"), "{w}");
     assert!(w.contains("topic.metadata.refresh.fast.cnt is not supported by kafka-ingress and is ignored (it is also deprecated in librdkafka)"), "{w}");
     assert_eq!(r.warnings.len(), 5);
+    let r = resolve_sub(&[("auto.commit.enable", "true")]).unwrap();
+    assert!(
+        r.warnings[0].contains("the ingress owns offset commits"),
+        "{:?}",
+        r.warnings
+    );
     // The settings are unaffected.
     assert_eq!(r.settings, settings(&[]));
 }
@@ -958,4 +964,24 @@ fn debug_output_never_shows_secrets() {
     assert!(shown.contains("***"));
     let c = cluster(&[("sasl.password", "pass-secret-5")]);
     assert!(!format!("{c:?}").contains("pass-secret-5"));
+}
+
+// ---------- documentation ----------
+
+#[test]
+fn docs_mention_every_property_and_ingress_option() {
+    let doc = include_str!("../../../docs/options.md");
+    for def in table::all() {
+        assert!(
+            doc.contains(&format!("`{}`", def.name)),
+            "{} missing in docs/options.md",
+            def.name
+        );
+    }
+    for (name, _, _) in INGRESS_OPTIONS {
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "{name} missing in docs/options.md"
+        );
+    }
 }
