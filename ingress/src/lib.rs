@@ -1,2 +1,6 @@
-//! The kafka-ingress engine.
+//! The kafka-ingress engine: configuration and the librdkafka option translator, and the
+//! pure-Rust Kafka consumer client.
+
+pub mod config;
 pub mod kafka;
+pub mod options;
