@@ -10,6 +10,7 @@ pub mod error;
 pub mod header;
 pub mod messages;
 pub mod primitives;
+pub mod record;
 
 #[cfg(test)]
 pub(crate) mod test_util;
