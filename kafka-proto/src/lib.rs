@@ -13,6 +13,7 @@ pub mod header;
 pub mod messages;
 pub mod negotiate;
 pub mod primitives;
+pub mod record;
 
 #[cfg(test)]
 pub(crate) mod test_util;
