@@ -85,7 +85,7 @@ fn java_produce(bootstrap: &str, topic: &str, codec: &str, lines: &str) {
         .args(["run-class", "org.apache.kafka.tools.ConsoleProducer"])
         .args(["--bootstrap-server", bootstrap, "--topic", topic])
         .args(["--property", "parse.key=true", "--property", "key.separator=:"])
-        .args(["--producer-property", &format!("compression.type={codec}")])
+        .args(["--compression-codec", codec])
         .args(["--producer-property", "linger.ms=2000"])
         .args(["--producer-property", "batch.size=1000000"])
         .stdin(Stdio::piped())
