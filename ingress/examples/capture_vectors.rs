@@ -84,24 +84,42 @@ fn java_produce(bootstrap: &str, topic: &str, codec: &str, lines: &str) {
         .arg(script)
         .args(["run-class", "org.apache.kafka.tools.ConsoleProducer"])
         .args(["--bootstrap-server", bootstrap, "--topic", topic])
-        .args(["--property", "parse.key=true", "--property", "key.separator=:"])
+        .args([
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=:",
+        ])
         .args(["--compression-codec", codec])
         .args(["--producer-property", "linger.ms=2000"])
         .args(["--producer-property", "batch.size=1000000"])
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
     assert!(child.wait().unwrap().success(), "ConsoleProducer failed");
 }
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let bootstrap = args.get(1).expect("usage: capture_vectors <bootstrap> <out-dir>");
-    let dir = PathBuf::from(args.get(2).expect("usage: capture_vectors <bootstrap> <out-dir>"));
+    let bootstrap = args
+        .get(1)
+        .expect("usage: capture_vectors <bootstrap> <out-dir>");
+    let dir = PathBuf::from(
+        args.get(2)
+            .expect("usage: capture_vectors <bootstrap> <out-dir>"),
+    );
     std::fs::create_dir_all(&dir).unwrap();
-    let mut out = Out { dir: dir.clone(), index: Vec::new() };
+    let mut out = Out {
+        dir: dir.clone(),
+        index: Vec::new(),
+    };
     let (host, port) = bootstrap.rsplit_once(':').unwrap();
     let settings = ConnectionSettings {
         client_id: "kafka-ingress-capture".into(),
@@ -109,7 +127,9 @@ async fn main() {
         max_response_bytes: 100 << 20,
     };
     let broker = Broker::connect(
-        &TcpConnector { connect_timeout: Duration::from_secs(5) },
+        &TcpConnector {
+            connect_timeout: Duration::from_secs(5),
+        },
         host,
         port.parse().unwrap(),
         &settings,
@@ -127,7 +147,13 @@ async fn main() {
         },
     )
     .await;
-    out.save("api_versions", "ApiVersions", v, "the broker's ApiVersions answer", &f);
+    out.save(
+        "api_versions",
+        "ApiVersions",
+        v,
+        "the broker's ApiVersions answer",
+        &f,
+    );
 
     // Several uncompressed batches with keys and headers, written by rskafka.
     client.create_topic_named("vectors-plain", 2).await.unwrap();
@@ -152,7 +178,13 @@ async fn main() {
         },
     )
     .await;
-    out.save("metadata", "Metadata", v, "metadata of topic vectors-plain (2 partitions)", &f);
+    out.save(
+        "metadata",
+        "Metadata",
+        v,
+        "metadata of topic vectors-plain (2 partitions)",
+        &f,
+    );
     let id = topic_id(&broker, "vectors-plain").await;
     let (v, f) = raw(&broker, &fetch_request("vectors-plain", id)).await;
     out.save(
@@ -167,7 +199,9 @@ async fn main() {
     for codec in ["gzip", "snappy", "lz4", "zstd"] {
         let topic = format!("vectors-{codec}");
         client.create_topic_named(&topic, 1).await.unwrap();
-        let lines: String = (0..20).map(|i| format!("k{i}:value-{i}-{codec}\n")).collect();
+        let lines: String = (0..20)
+            .map(|i| format!("k{i}:value-{i}-{codec}\n"))
+            .collect();
         java_produce(bootstrap, &topic, codec, &lines);
         let id = topic_id(&broker, &topic).await;
         let (v, f) = raw(&broker, &fetch_request(&topic, id)).await;

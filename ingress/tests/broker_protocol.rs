@@ -43,7 +43,10 @@ async fn every_consumer_api_has_a_common_version_with_the_broker() {
     let broker = connect(cluster.bootstrap()).await;
     let versions = [
         ("Metadata", broker.version_for::<MetadataRequest>()),
-        ("FindCoordinator", broker.version_for::<FindCoordinatorRequest>()),
+        (
+            "FindCoordinator",
+            broker.version_for::<FindCoordinatorRequest>(),
+        ),
         ("JoinGroup", broker.version_for::<JoinGroupRequest>()),
         ("SyncGroup", broker.version_for::<SyncGroupRequest>()),
         ("Heartbeat", broker.version_for::<HeartbeatRequest>()),
@@ -62,13 +65,18 @@ async fn every_consumer_api_has_a_common_version_with_the_broker() {
 #[tokio::test]
 async fn metadata_and_fetch_of_a_fresh_topic_decode() {
     let cluster = KafkaCluster::shared().expect("broker");
-    let client = TestClient::connect(cluster.bootstrap()).await.expect("client");
+    let client = TestClient::connect(cluster.bootstrap())
+        .await
+        .expect("client");
     let topic = client.create_topic("proto", 3).await.expect("topic");
     for batch in 0..3 {
         let records = (0..10)
             .map(|i| TestRecord::keyed(&format!("k{i}"), format!("v{batch}-{i}")).header("h", "x"))
             .collect();
-        client.produce_to(&topic, 1, records).await.expect("produce");
+        client
+            .produce_to(&topic, 1, records)
+            .await
+            .expect("produce");
     }
     let broker = connect(cluster.bootstrap()).await;
     let md = broker
@@ -89,7 +97,10 @@ async fn metadata_and_fetch_of_a_fresh_topic_decode() {
         .expect("topic in metadata");
     assert_eq!(ErrorCode::from_code(t.error_code), ErrorCode::None);
     assert_eq!(t.partitions.len(), 3);
-    assert!(t.partitions.iter().all(|p| p.leader_id >= 0), "every partition has a leader");
+    assert!(
+        t.partitions.iter().all(|p| p.leader_id >= 0),
+        "every partition has a leader"
+    );
 
     let fetch = FetchRequest {
         max_wait_ms: 100,

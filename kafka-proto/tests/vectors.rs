@@ -32,13 +32,21 @@ fn vectors() -> Vec<Vector> {
             let api = parts.next().unwrap().to_owned();
             let version = parts.next().unwrap().parse().unwrap();
             let frame = Bytes::from(std::fs::read(dir.join(format!("{name}.bin"))).unwrap());
-            Vector { name, api, version, frame }
+            Vector {
+                name,
+                api,
+                version,
+                frame,
+            }
         })
         .collect()
 }
 
 fn vector(name: &str) -> Vector {
-    vectors().into_iter().find(|v| v.name == name).unwrap_or_else(|| panic!("vector {name}"))
+    vectors()
+        .into_iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("vector {name}"))
 }
 
 fn decode<R: Request>(v: &Vector) -> R::Response {
@@ -53,7 +61,9 @@ fn every_captured_frame_decodes_and_every_prefix_fails_cleanly() {
     assert!(all.len() >= 7, "vectors present");
     for v in &all {
         let ok = match v.api.as_str() {
-            "ApiVersions" => decode_response::<ApiVersionsRequest>(v.frame.clone(), v.version).is_ok(),
+            "ApiVersions" => {
+                decode_response::<ApiVersionsRequest>(v.frame.clone(), v.version).is_ok()
+            }
             "Metadata" => decode_response::<MetadataRequest>(v.frame.clone(), v.version).is_ok(),
             "Fetch" => decode_response::<FetchRequest>(v.frame.clone(), v.version).is_ok(),
             other => panic!("unknown api {other}"),
@@ -98,7 +108,10 @@ fn api_versions_lists_every_consumer_api() {
             key.name()
         );
     }
-    assert!(!resp.finalized_features.is_empty(), "KRaft broker reports finalized features");
+    assert!(
+        !resp.finalized_features.is_empty(),
+        "KRaft broker reports finalized features"
+    );
 }
 
 #[test]
@@ -110,7 +123,10 @@ fn metadata_names_the_topic_its_partitions_and_the_broker() {
     assert_eq!(t.name.as_deref(), Some("vectors-plain"));
     assert_ne!(t.topic_id, [0u8; 16], "topic id present");
     assert_eq!(t.partitions.len(), 2);
-    assert!(t.partitions.iter().all(|p| p.leader_id == resp.brokers[0].node_id));
+    assert!(t
+        .partitions
+        .iter()
+        .all(|p| p.leader_id == resp.brokers[0].node_id));
 }
 
 fn fetched_records(name: &str) -> (FetchResponse, kafka_proto::record::RecordSet) {
@@ -118,11 +134,18 @@ fn fetched_records(name: &str) -> (FetchResponse, kafka_proto::record::RecordSet
     let resp = decode::<FetchRequest>(&v);
     assert_eq!(ErrorCode::from_code(resp.error_code), ErrorCode::None);
     let p = &resp.responses[0].partitions[0];
-    assert_eq!(ErrorCode::from_code(p.error_code), ErrorCode::None, "{name}");
+    assert_eq!(
+        ErrorCode::from_code(p.error_code),
+        ErrorCode::None,
+        "{name}"
+    );
     let blob = p.records.clone().expect("records");
     // Zero copy: the records blob is a slice of the frame.
     let frame = v.frame.as_ptr() as usize..v.frame.as_ptr() as usize + v.frame.len();
-    assert!(frame.contains(&(blob.as_ptr() as usize)), "{name}: records borrowed from the frame");
+    assert!(
+        frame.contains(&(blob.as_ptr() as usize)),
+        "{name}: records borrowed from the frame"
+    );
     let set = decode_record_batches(blob).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(!set.truncated, "{name}: whole batches");
     (resp, set)
@@ -144,9 +167,18 @@ fn uncompressed_fetch_has_three_batches_with_keys_values_and_headers() {
             .iter()
             .map(|h| (h.key.as_str(), h.value.as_deref().unwrap_or_default()))
             .collect();
-        assert_eq!(headers, vec![("h1", format!("a{}", n % 5).as_bytes()), ("h2", b"b".as_slice())]);
+        assert_eq!(
+            headers,
+            vec![
+                ("h1", format!("a{}", n % 5).as_bytes()),
+                ("h2", b"b".as_slice())
+            ]
+        );
     }
-    assert!(set.batches.iter().all(|b| b.compression == Compression::None));
+    assert!(set
+        .batches
+        .iter()
+        .all(|b| b.compression == Compression::None));
 }
 
 #[test]
@@ -166,7 +198,11 @@ fn java_compressed_batches_decode_for_every_codec() {
         assert_eq!(records.len(), 20, "{codec}");
         for (n, r) in records.iter().enumerate() {
             assert_eq!(r.offset, n as i64, "{codec}");
-            assert_eq!(r.key.as_deref(), Some(format!("k{n}").as_bytes()), "{codec}");
+            assert_eq!(
+                r.key.as_deref(),
+                Some(format!("k{n}").as_bytes()),
+                "{codec}"
+            );
             assert_eq!(
                 r.value.as_deref(),
                 Some(format!("value-{n}-{codec}").as_bytes()),

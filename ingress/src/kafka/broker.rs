@@ -139,7 +139,8 @@ impl Broker {
 
     /// Sends `request` at the negotiated version with the default timeout.
     pub async fn request<R: Request>(&self, request: &R) -> Result<R::Response, ClientError> {
-        self.request_with_timeout(request, self.request_timeout).await
+        self.request_with_timeout(request, self.request_timeout)
+            .await
     }
 
     /// Sends `request` at the negotiated version, waiting at most `timeout`.
@@ -158,7 +159,10 @@ impl Broker {
         request: &R,
         version: i16,
     ) -> Result<R::Response, ClientError> {
-        Ok(self.conn.send(request, version, self.request_timeout).await?)
+        Ok(self
+            .conn
+            .send(request, version, self.request_timeout)
+            .await?)
     }
 
     /// Sends `request` at the negotiated version and returns the raw response frame (for
@@ -170,7 +174,9 @@ impl Broker {
         let version = self.version_for::<R>()?;
         Ok((
             version,
-            self.conn.send_raw(request, version, self.request_timeout).await?,
+            self.conn
+                .send_raw(request, version, self.request_timeout)
+                .await?,
         ))
     }
 
@@ -196,11 +202,11 @@ async fn negotiate(
 ) -> Result<ApiVersionsResponse, ClientError> {
     let mut version = API_VERSIONS_FIRST;
     for _ in 0..2 {
-        let frame = conn.send_raw(&api_versions_request(), version, timeout).await?;
+        let frame = conn
+            .send_raw(&api_versions_request(), version, timeout)
+            .await?;
         let decoded = decode_response::<ApiVersionsRequest>(frame.clone(), version)
-            .or_else(|e| {
-                decode_response::<ApiVersionsRequest>(frame, 0).map_err(|_| e)
-            })
+            .or_else(|e| decode_response::<ApiVersionsRequest>(frame, 0).map_err(|_| e))
             .map_err(|source| ConnectionError::Decode {
                 addr: conn.addr().to_owned(),
                 api: "ApiVersions",
