@@ -1,21 +1,35 @@
 //! Client-side partition assignors of Kafka's classic consumer group protocol: `range`,
 //! `roundrobin` and `cooperative-sticky`. Pure functions, no I/O.
 //!
-//! The group leader runs the assignor named by the coordinator over every member's
-//! subscription; the result is sent back in SyncGroup. Because we share groups with the Java
-//! client and librdkafka, `range` and `roundrobin` produce exactly what those clients produce,
-//! and `cooperative-sticky` follows the same rules (keep owned partitions, balance, withhold
-//! partitions that change owner until the old owner has revoked them).
+//! The group leader runs the assignor the coordinator picked over every member's subscription
+//! and sends the result in SyncGroup; members take whatever the leader computed. We share groups
+//! with the Java client and librdkafka, so `range` and `roundrobin` produce exactly what those
+//! clients produce, and `cooperative-sticky` follows the same rules.
 //!
 //! Member order (`range`, `roundrobin`): the Java client's `MemberInfo` order — static members
 //! (with a `group.instance.id`) first, sorted by instance id, then dynamic members sorted by
 //! member id, strings compared as Java does (UTF-16 code units). librdkafka compares two static
-//! members by instance id and any other pair by member id; the two agree when the group is all
-//! static or all dynamic (librdkafka's comparator is not a total order for mixed groups, so
-//! Java's order is the only well-defined choice there). Topics are sorted by name (all clients
-//! agree: topic names are ASCII). Rack-aware assignment is not done: it needs the replica racks
-//! of each partition, and without them the Java client and librdkafka fall back to the plain
-//! algorithms implemented here.
+//! members by instance id and any other pair by member id (bytes); the two agree when the group
+//! is all static or all dynamic and ids are ASCII (librdkafka's comparator is not a total order
+//! for mixed groups, so Java's is the only well-defined choice there). Topics are sorted by
+//! name; all clients agree since topic names are ASCII. Rack-aware assignment is not done: it
+//! needs each partition's replica racks, and without them Java and librdkafka also fall back to
+//! the plain algorithms implemented here.
+//!
+//! `cooperative-sticky`: claims on owned partitions are validated first (the claimant must
+//! still subscribe to the topic and the partition must exist; between claimants the highest
+//! generation wins and a tie at the highest generation invalidates every claim — Java's rules).
+//! With identical subscriptions, quotas `q`/`q + 1` are computed, the `q + 1` quotas go to the
+//! members owning most (ties by member order), each member keeps as much as its quota allows —
+//! the most that can be kept — and the rest is dealt round-robin. Otherwise members keep what
+//! they own, free partitions go to the least-loaded subscriber, and partitions are shifted along
+//! shortest chains until no subscriber could take a partition from a member holding two more.
+//! Java's own choice between equally good results depends on `HashMap` order, so no client
+//! expects a particular one; ours is deterministic. Finally (cooperative protocol) a partition
+//! is withheld from its new member while any other member still claims it and the new member
+//! is not its validated owner: the claimant revokes it and the follow-up rebalance assigns it.
+//! This is Java's rule, slightly stricter for stale claimants (Java's general path would hand a
+//! partition back to a stale lower-generation claimant at once).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -700,8 +714,12 @@ impl<'g, 'a> Balancer<'g, 'a> {
     /// The partition `x` should hand to `y`: one `y` owned before, else one `x` did not own
     /// before (moving it costs no stickiness), else the lowest.
     fn pick_partition(&self, x: usize, y: usize) -> Option<Part> {
-        let subscribes = &self.group.members[y].subscribes;
-        let candidates = || self.held[x].iter().copied().filter(|p| subscribes[p.0]);
+        let candidates = || {
+            self.topics_of[y]
+                .iter()
+                .filter(|&&t| self.held_in_topic[x][t] > 0)
+                .flat_map(|&t| self.held[x].range((t, 0)..=(t, i32::MAX)).copied())
+        };
         candidates()
             .find(|p| self.prev_owner.get(p) == Some(&y))
             .or_else(|| candidates().find(|p| self.prev_owner.get(p) != Some(&x)))
@@ -1291,6 +1309,27 @@ mod tests {
                         "{p:?} withheld from {} needlessly",
                         m.member_id
                     );
+                }
+            }
+
+            // Safety: nobody gets a partition another member validly claims, unless its own
+            // claim wins (valid and of a strictly higher generation).
+            let gen = |m: &MemberSubscription| m.generation.unwrap_or(-1);
+            for m in &members {
+                for p in &coop[&m.member_id] {
+                    let others = members.iter().filter(|o| {
+                        o.member_id != m.member_id
+                            && o.topics.contains(&p.topic)
+                            && o.owned_partitions.contains(p)
+                    });
+                    for o in others {
+                        assert!(
+                            m.owned_partitions.contains(p) && gen(m) > gen(o),
+                            "{p:?} given to {} while {} still owns it",
+                            m.member_id,
+                            o.member_id
+                        );
+                    }
                 }
             }
 
