@@ -186,9 +186,8 @@ impl BrokerConnection {
             return Err(self.closed_error());
         }
         let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed);
-        let frame: BytesMut =
-            encode_request(request, version, correlation_id, self.client_id.as_deref())
-                .map_err(|source| ConnectionError::Encode { api, source })?;
+        let frame: BytesMut = encode_request(request, version, correlation_id, self.client_id.as_deref())
+            .map_err(|source| ConnectionError::Encode { api, source })?;
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(correlation_id, tx);
         let result = tokio::time::timeout(timeout, async {
@@ -230,13 +229,7 @@ impl BrokerConnection {
 
     /// Closes the connection and fails every pending request with `reason`.
     pub fn close(&self, reason: String) {
-        close_all(
-            &self.addr,
-            &self.pending,
-            &self.closed,
-            &self.close_reason,
-            reason,
-        );
+        close_all(&self.addr, &self.pending, &self.closed, &self.close_reason, reason);
         self.reader.abort();
     }
 }
