@@ -44,6 +44,11 @@ const ATTRIBUTES_OFFSET: usize = 21;
 const MIN_RECORD_SIZE: usize = 7;
 /// Smallest possible header: key length and value length, one byte each.
 const MIN_HEADER_SIZE: usize = 2;
+/// Most records (headers) reserved up front. Counts are already bounded by the bytes left,
+/// but a `Record` is ~15x larger than its minimal encoding, so capacity beyond this grows
+/// only as records actually parse.
+const MAX_PREALLOC_RECORDS: usize = 4096;
+const MAX_PREALLOC_HEADERS: usize = 64;
 
 const COMPRESSION_MASK: i16 = 0x07;
 const TIMESTAMP_TYPE_FLAG: i16 = 0x08;
@@ -406,7 +411,7 @@ impl RecordBatch {
         }
         let log_append_time =
             (timestamp_type == TimestampType::LogAppendTime).then_some(max_timestamp);
-        let mut records = Vec::with_capacity(count);
+        let mut records = Vec::with_capacity(count.min(MAX_PREALLOC_RECORDS));
         for _ in 0..count {
             records.push(decode_record(
                 &mut data,
@@ -582,7 +587,7 @@ fn decode_record(
             what: "record header count",
             len: i64::from(header_count),
         })?;
-    let mut headers = Vec::with_capacity(header_count);
+    let mut headers = Vec::with_capacity(header_count.min(MAX_PREALLOC_HEADERS));
     for _ in 0..header_count {
         let what = "record header key";
         let raw =
@@ -622,6 +627,12 @@ impl RecordSet {
     /// All records of all batches, in offset order.
     pub fn records(&self) -> impl Iterator<Item = &Record> {
         self.batches.iter().flat_map(|b| b.records.iter())
+    }
+
+    /// The records at or after `offset`: a compressed batch may start before the fetch
+    /// offset, and Kafka consumers skip those records.
+    pub fn records_from(&self, offset: i64) -> impl Iterator<Item = &Record> {
+        self.records().filter(move |r| r.offset >= offset)
     }
 
     /// Number of records over all batches.

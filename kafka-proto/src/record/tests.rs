@@ -132,6 +132,7 @@ fn every_codec_round_trips_several_batches() {
         assert_eq!(set.record_count(), 311);
         assert_eq!(set.next_offset(), Some(311));
         assert_eq!(set.records().nth(12).map(|r| r.offset), Some(12));
+        assert_eq!(set.records_from(300).count(), 11);
     }
 }
 
