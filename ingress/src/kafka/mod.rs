@@ -5,6 +5,8 @@ pub mod assignor;
 pub mod broker;
 pub mod connection;
 pub mod error;
+pub mod group;
+pub mod offsets;
 
 pub use broker::{Broker, ConnectionSettings, Connector, TcpConnector};
 pub use connection::{BrokerConnection, ConnectionError};
