@@ -141,3 +141,112 @@ async fn a_closed_port_is_a_clear_connect_error() {
     assert!(matches!(err, ClientError::Connection(_)), "{err}");
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
 }
+
+#[tokio::test]
+async fn an_incremental_fetch_session_reads_two_partitions_to_the_end() {
+    use std::collections::BTreeMap;
+
+    use ingress::kafka::assignor::TopicPartition;
+    use ingress::kafka::fetch_session::{FetchLimits, FetchSession, PartitionFetch};
+    use kafka_proto::record::decode_record_batches;
+
+    let cluster = KafkaCluster::shared().expect("broker");
+    let client = TestClient::connect(cluster.bootstrap())
+        .await
+        .expect("client");
+    let topic = client.create_topic("session", 2).await.expect("topic");
+    for p in 0..2 {
+        for batch in 0..5 {
+            let recs = (0..4)
+                .map(|i| TestRecord::keyed("k", format!("{p}-{batch}-{i}")))
+                .collect();
+            client.produce_to(&topic, p, recs).await.expect("produce");
+        }
+    }
+    let broker = connect(cluster.bootstrap()).await;
+    let md = broker
+        .request(&MetadataRequest {
+            topics: Some(vec![MetadataRequestTopic {
+                name: Some(topic.clone()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        })
+        .await
+        .expect("metadata");
+    let id = md.topics[0].topic_id;
+    // Small per-partition limits force several round trips.
+    let mut wanted: BTreeMap<TopicPartition, PartitionFetch> = (0..2)
+        .map(|p| {
+            (
+                TopicPartition::new(&topic, p),
+                PartitionFetch {
+                    topic_id: id,
+                    offset: 0,
+                    leader_epoch: -1,
+                    max_bytes: 150,
+                },
+            )
+        })
+        .collect();
+    let limits = FetchLimits {
+        max_wait_ms: 50,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        isolation_level: 1,
+    };
+    let mut session = FetchSession::new();
+    let mut got: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    let mut incremental_requests = 0;
+    for _ in 0..50 {
+        if wanted.values().all(|w| w.offset >= 20) {
+            break;
+        }
+        let req = session.build_request(&wanted, limits, "");
+        if req.session_id != 0 {
+            incremental_requests += 1;
+        }
+        let resp = broker.request(&req).await.expect("fetch");
+        assert!(
+            session.handle_response(resp.error_code, resp.session_id),
+            "session error {}",
+            resp.error_code
+        );
+        for t in &resp.responses {
+            for p in &t.partitions {
+                assert_eq!(ErrorCode::from_code(p.error_code), ErrorCode::None);
+                let Some(blob) = p.records.clone() else {
+                    continue;
+                };
+                let set = decode_record_batches(blob).expect("decode");
+                let w = wanted
+                    .get_mut(&TopicPartition::new(&topic, p.partition_index))
+                    .expect("wanted");
+                for r in set.records_from(w.offset) {
+                    got.entry(p.partition_index)
+                        .or_default()
+                        .push(String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap());
+                }
+                if let Some(next) = set.next_offset() {
+                    w.offset = next;
+                }
+            }
+        }
+    }
+    for p in 0..2 {
+        let expected: Vec<String> = (0..5)
+            .flat_map(|b| (0..4).map(move |i| format!("{p}-{b}-{i}")))
+            .collect();
+        assert_eq!(
+            got.get(&p),
+            Some(&expected),
+            "partition {p} read in order, once"
+        );
+    }
+    if !cluster.is_private() || std::env::var("KAFKA_BROKER").as_deref() != Ok("tansu") {
+        assert!(
+            incremental_requests > 0,
+            "Apache Kafka grants fetch sessions"
+        );
+    }
+}

@@ -5,6 +5,7 @@ pub mod assignor;
 pub mod broker;
 pub mod connection;
 pub mod error;
+pub mod fetch_session;
 pub mod group;
 pub mod offsets;
 
