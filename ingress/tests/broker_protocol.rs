@@ -243,10 +243,11 @@ async fn an_incremental_fetch_session_reads_two_partitions_to_the_end() {
             "partition {p} read in order, once"
         );
     }
-    if !cluster.is_private() || std::env::var("KAFKA_BROKER").as_deref() != Ok("tansu") {
+    // tansu opens no fetch sessions (it answers session id 0); other brokers do.
+    if std::env::var("KAFKA_BROKER").as_deref() != Ok("tansu") {
         assert!(
             incremental_requests > 0,
-            "Apache Kafka grants fetch sessions"
+            "the broker granted a fetch session"
         );
     }
 }
