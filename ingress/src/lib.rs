@@ -2,5 +2,6 @@
 //! pure-Rust Kafka consumer client.
 
 pub mod config;
+pub mod engine;
 pub mod kafka;
 pub mod options;
