@@ -74,7 +74,7 @@ impl<T> PartitionQueue<T> {
 
     /// The next record allowed to start, if any; it counts as in flight until
     /// [`Self::complete`] is called with its key.
-    pub fn next(&mut self) -> Option<(Bytes, T)> {
+    pub fn start_next(&mut self) -> Option<(Bytes, T)> {
         if self.in_flight >= self.max_in_flight {
             return None;
         }
@@ -153,19 +153,19 @@ mod tests {
             q.push(k(key), off);
         }
         // a, b, c start; a's and b's second records wait.
-        let started: Vec<_> = std::iter::from_fn(|| q.next()).collect();
+        let started: Vec<_> = std::iter::from_fn(|| q.start_next()).collect();
         assert_eq!(started, vec![(k("a"), 0), (k("b"), 1), (k("c"), 3)]);
         assert_eq!(q.in_flight(), 3);
         assert_eq!(q.buffered(), 2);
         q.complete(&k("b"));
         assert_eq!(
-            q.next(),
+            q.start_next(),
             Some((k("b"), 4)),
             "b's next record after b finished"
         );
-        assert_eq!(q.next(), None, "a still busy");
+        assert_eq!(q.start_next(), None, "a still busy");
         q.complete(&k("a"));
-        assert_eq!(q.next(), Some((k("a"), 2)));
+        assert_eq!(q.start_next(), Some((k("a"), 2)));
     }
 
     #[test]
@@ -175,11 +175,11 @@ mod tests {
             for i in 0..5 {
                 q.push(k(&format!("k{i}")), i);
             }
-            assert!(q.next().is_some());
-            assert!(q.next().is_some());
-            assert_eq!(q.next(), None, "{mode:?}: bounded");
+            assert!(q.start_next().is_some());
+            assert!(q.start_next().is_some());
+            assert_eq!(q.start_next(), None, "{mode:?}: bounded");
             q.complete(&k("k0"));
-            assert_eq!(q.next().map(|(_, i)| i), Some(2), "{mode:?}");
+            assert_eq!(q.start_next().map(|(_, i)| i), Some(2), "{mode:?}");
         }
     }
 
@@ -188,8 +188,8 @@ mod tests {
         let mut q = PartitionQueue::new(DispatchMode::Parallel, 10);
         q.push(k("a"), 0);
         q.push(k("a"), 1);
-        assert_eq!(q.next(), Some((k("a"), 0)));
-        assert_eq!(q.next(), Some((k("a"), 1)), "same key, both in flight");
+        assert_eq!(q.start_next(), Some((k("a"), 0)));
+        assert_eq!(q.start_next(), Some((k("a"), 1)), "same key, both in flight");
     }
 
     #[test]
@@ -198,12 +198,12 @@ mod tests {
         q.push(k("a"), 0);
         q.push(k("a"), 1);
         q.push(k("b"), 2);
-        assert_eq!(q.next(), Some((k("a"), 0)));
+        assert_eq!(q.start_next(), Some((k("a"), 0)));
         assert_eq!(q.clear_waiting(), 2);
-        assert_eq!(q.next(), None);
+        assert_eq!(q.start_next(), None);
         q.complete(&k("a"));
         assert_eq!(q.in_flight(), 0);
         q.push(k("a"), 3);
-        assert_eq!(q.next(), Some((k("a"), 3)));
+        assert_eq!(q.start_next(), Some((k("a"), 3)));
     }
 }

@@ -184,10 +184,9 @@ impl FetchSession {
 
 /// Session epochs run 1..=i32::MAX and wrap to 1 (0 opens a session, -1 closes one).
 fn next_epoch(epoch: i32) -> i32 {
-    if epoch >= i32::MAX || epoch < 0 {
-        1
-    } else {
-        epoch + 1
+    match epoch.checked_add(1) {
+        Some(next) if next > 0 => next,
+        _ => 1,
     }
 }
 
