@@ -124,6 +124,7 @@ async fn bootstrap_skips_a_dead_address() {
     assert!(!brokers.is_empty());
     assert!(cluster.cluster_id().is_some(), "cluster id reported");
     assert_eq!(connector.attempts(), 2, "dead address, then the live one");
+    eprintln!("bootstrap past a dead address took {:?}", started.elapsed());
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -142,6 +143,31 @@ async fn no_reachable_bootstrap_broker_names_every_address_tried() {
         "{msg}"
     );
     assert!(err.is_retriable());
+}
+
+#[tokio::test]
+async fn concurrent_users_of_a_dead_broker_share_one_failed_attempt() {
+    let (cluster, connector) = cluster_for(&["127.0.0.1:1"]);
+    let started = Instant::now();
+    let users: Vec<_> = (0..8)
+        .map(|_| {
+            let cluster = cluster.clone();
+            tokio::spawn(async move { cluster.brokers().await })
+        })
+        .collect();
+    for user in users {
+        let err = user.await.expect("task").expect_err("nothing listens");
+        assert!(matches!(err, ClientError::NoBroker { .. }), "{err}");
+    }
+    // Callers that queued behind the failed sweep get its error instead of sweeping (and
+    // backing off) again, one after the other.
+    assert_eq!(connector.attempts(), 1);
+    eprintln!("8 concurrent failures in {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -316,6 +342,7 @@ async fn purposes_get_separate_connections_so_a_long_poll_does_not_delay_control
     let response = poll.await.expect("task").expect("fetch");
     let fetch_latency = started.elapsed();
     assert_eq!(ErrorCode::from_code(response.error_code), ErrorCode::None);
+    eprintln!("metadata done after {control_latency:?}, long poll after {fetch_latency:?}");
     assert!(
         control_latency < Duration::from_millis(1_500),
         "metadata took {control_latency:?} behind a long poll"
@@ -357,6 +384,10 @@ async fn a_killed_broker_fails_requests_within_the_socket_timeout() {
     let err = poll.await.expect("task").expect_err("the broker died");
     assert!(matches!(err, ClientError::Connection(_)), "{err}");
     assert!(err.to_string().contains(broker.bootstrap()), "{err}");
+    eprintln!(
+        "in-flight fetch failed {:?} after the kill: {err}",
+        killed_at.elapsed()
+    );
     assert!(
         killed_at.elapsed() < socket_timeout,
         "{:?}",
@@ -376,6 +407,10 @@ async fn a_killed_broker_fails_requests_within_the_socket_timeout() {
         .await
         .expect_err("no broker left");
     assert!(err.is_retriable(), "{err}");
+    eprintln!(
+        "refresh and leader lookup failed within {:?}",
+        started.elapsed()
+    );
     assert!(
         started.elapsed() < socket_timeout,
         "failing took {:?}",

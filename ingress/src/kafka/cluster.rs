@@ -160,7 +160,16 @@ pub fn jittered_delay(base: Duration, max: Duration, jitter: f64) -> Duration {
 }
 
 /// One pooled connection: empty until first use, replaced when found closed.
-type Slot = Arc<tokio::sync::Mutex<Option<Arc<Broker>>>>;
+#[derive(Debug, Default)]
+struct SlotState {
+    broker: Option<Arc<Broker>>,
+    /// The last failed connect: callers that queued behind it fail with its error instead of
+    /// each trying (and backing off) in turn.
+    failure: Option<(Instant, ClientError)>,
+}
+
+/// A connection slot, locked only while connecting.
+type Slot = Arc<tokio::sync::Mutex<SlotState>>;
 
 /// The mutable state behind [`Cluster`]'s std mutex.
 #[derive(Debug)]
@@ -173,6 +182,17 @@ struct PoolState {
     bootstrap_cursor: usize,
     /// When the last metadata refresh failed, and how.
     last_refresh_failure: Option<(Instant, ClientError)>,
+}
+
+impl PoolState {
+    /// The error of a metadata refresh that failed after `asked_at`: a caller that queued
+    /// behind it gets its answer instead of sweeping the same dead brokers again.
+    fn failure_since(&self, asked_at: Instant) -> Option<ClientError> {
+        self.last_refresh_failure
+            .as_ref()
+            .filter(|(failed_at, _)| *failed_at >= asked_at)
+            .map(|(_, error)| error.clone())
+    }
 }
 
 /// The brokers of one Kafka cluster: pooled connections per (node, purpose), the metadata
@@ -263,10 +283,11 @@ impl Cluster {
             (endpoint, slot)
         };
         let addr = format!("{host}:{port}");
+        let asked_at = Instant::now();
         let mut pooled = slot.lock().await;
-        if let Some(existing) = pooled.take() {
+        if let Some(existing) = pooled.broker.take() {
             if !existing.is_closed() && existing.addr() == addr {
-                *pooled = Some(existing.clone());
+                pooled.broker = Some(existing.clone());
                 return Ok(existing);
             }
             if !existing.is_closed() {
@@ -275,6 +296,11 @@ impl Cluster {
                 existing.close("the broker's advertised address changed");
             }
             tracing::debug!(node, ?purpose, %addr, "replacing closed broker connection");
+        }
+        if let Some((failed_at, error)) = &pooled.failure {
+            if *failed_at >= asked_at {
+                return Err(error.clone());
+            }
         }
         let wait = self
             .lock()
@@ -298,7 +324,10 @@ impl Cluster {
                 self.lock().backoffs.remove(&(host, port));
                 tracing::debug!(node, ?purpose, %addr, "connected to broker");
                 let broker = Arc::new(broker);
-                *pooled = Some(broker.clone());
+                *pooled = SlotState {
+                    broker: Some(broker.clone()),
+                    failure: None,
+                };
                 Ok(broker)
             }
             Err(error) => {
@@ -314,6 +343,7 @@ impl Cluster {
                     })
                     .record_failure(Instant::now(), rand::random::<f64>());
                 tracing::warn!(node, ?purpose, %addr, %error, next_attempt_in = ?delay, "cannot connect to broker");
+                pooled.failure = Some((Instant::now(), error.clone()));
                 Err(error)
             }
         }
@@ -321,12 +351,23 @@ impl Cluster {
 
     /// The known brokers, fetching metadata first if none are known yet.
     pub async fn brokers(&self) -> Result<Vec<BrokerInfo>, ClientError> {
+        let asked_at = Instant::now();
         let known = self.lock().cache.brokers();
         if !known.is_empty() {
             return Ok(known);
         }
-        let no_topics: [&str; 0] = [];
-        self.refresh(&no_topics).await?;
+        let _gate = self.refresh_gate.lock().await;
+        {
+            let state = self.lock();
+            let known = state.cache.brokers();
+            if !known.is_empty() {
+                return Ok(known);
+            }
+            if let Some(error) = state.failure_since(asked_at) {
+                return Err(error);
+            }
+        }
+        self.refresh_locked(Vec::new()).await?;
         Ok(self.lock().cache.brokers())
     }
 
@@ -359,10 +400,8 @@ impl Cluster {
         }
         let topics = {
             let state = self.lock();
-            if let Some((failed_at, error)) = &state.last_refresh_failure {
-                if *failed_at >= asked_at {
-                    return Err(error.clone());
-                }
+            if let Some(error) = state.failure_since(asked_at) {
+                return Err(error);
             }
             // Piggyback every other stale topic on this request.
             let mut topics = state.cache.stale_topics(now);
@@ -465,7 +504,7 @@ impl Cluster {
                     .slots
                     .get(&(b.node_id, ConnectionPurpose::Control))
                     .and_then(|slot| slot.try_lock().ok())
-                    .is_some_and(|pooled| pooled.as_ref().is_some_and(|c| !c.is_closed()));
+                    .is_some_and(|pooled| pooled.broker.as_ref().is_some_and(|c| !c.is_closed()));
                 let wait = state
                     .backoffs
                     .get(&(b.host.clone(), b.port))
@@ -578,7 +617,11 @@ impl Cluster {
         }
         let bootstrap_control = bootstrap_index(source)
             .and_then(|_| state.slots.get(&(source, ConnectionPurpose::Control)))
-            .and_then(|slot| slot.try_lock().ok().and_then(|pooled| pooled.clone()));
+            .and_then(|slot| {
+                slot.try_lock()
+                    .ok()
+                    .and_then(|pooled| pooled.broker.clone())
+            });
         state
             .slots
             .retain(|(node, _), _| bootstrap_index(*node).is_none() && !removed.contains(node));
@@ -597,8 +640,8 @@ impl Cluster {
                     .entry((node, ConnectionPurpose::Control))
                     .or_default();
                 if let Ok(mut pooled) = slot.try_lock() {
-                    if pooled.as_ref().is_none_or(|c| c.is_closed()) {
-                        *pooled = Some(conn);
+                    if pooled.broker.as_ref().is_none_or(|c| c.is_closed()) {
+                        pooled.broker = Some(conn);
                     }
                 }
             }
