@@ -290,12 +290,10 @@ impl Cluster {
                 pooled.broker = Some(existing.clone());
                 return Ok(existing);
             }
-            if !existing.is_closed() {
-                // The node moved to a new address; requests in flight on the old connection
-                // finish, nothing new is sent there.
-                existing.close("the broker's advertised address changed");
-            }
-            tracing::debug!(node, ?purpose, %addr, "replacing closed broker connection");
+            // Closed, or the node moved to a new address. In the latter case the old
+            // connection is not closed: requests in flight on it finish, and it closes when
+            // its last user drops it.
+            tracing::debug!(node, ?purpose, %addr, old = existing.addr(), "replacing broker connection");
         }
         if let Some((failed_at, error)) = &pooled.failure {
             if *failed_at >= asked_at {
