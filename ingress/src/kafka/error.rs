@@ -39,10 +39,10 @@ pub enum ClientError {
         /// The broker's message or the local reason.
         reason: String,
     },
-    /// No bootstrap broker could be reached.
-    #[error("no bootstrap broker reachable ({tried}): {last}")]
+    /// No broker (known from metadata or on the bootstrap list) could be reached.
+    #[error("no broker reachable (tried {tried}): {last}")]
     NoBroker {
-        /// The addresses tried.
+        /// The addresses tried, in order.
         tried: String,
         /// The last error.
         last: String,
@@ -57,14 +57,64 @@ pub enum ClientError {
         /// What is wrong.
         reason: String,
     },
+    /// The topic does not exist (or this client may not see it).
+    #[error("topic {topic:?} does not exist")]
+    UnknownTopic {
+        /// The topic name.
+        topic: String,
+    },
+    /// Metadata reported an error for a whole topic (e.g. TOPIC_AUTHORIZATION_FAILED).
+    #[error("metadata for topic {topic:?} failed: {code}")]
+    Topic {
+        /// The topic name.
+        topic: String,
+        /// The topic's error code.
+        code: ErrorCode,
+    },
+    /// The topic has no partition with this index (as of the last metadata refresh).
+    #[error("topic {topic:?} has no partition {partition} (it has {partition_count})")]
+    UnknownPartition {
+        /// The topic name.
+        topic: String,
+        /// The partition asked for.
+        partition: i32,
+        /// How many partitions the topic has.
+        partition_count: usize,
+    },
+    /// Metadata reported an error for one partition (LEADER_NOT_AVAILABLE when it has no
+    /// leader).
+    #[error("partition {partition} of topic {topic:?} is unavailable: {code}")]
+    Partition {
+        /// The topic name.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+        /// The partition's error code.
+        code: ErrorCode,
+    },
+    /// A node id that the cluster metadata does not list (the broker left the cluster).
+    #[error("broker {node_id} is not in the cluster metadata")]
+    UnknownNode {
+        /// The node id.
+        node_id: i32,
+    },
 }
 
 impl ClientError {
     /// Whether retrying the operation (possibly after a metadata refresh or reconnect) can help.
     pub fn is_retriable(&self) -> bool {
         match self {
-            ClientError::Connection(_) | ClientError::NoBroker { .. } => true,
-            ClientError::Broker { code, .. } => code.is_retriable(),
+            // A topic that does not exist may be being created (Kafka also classifies
+            // UNKNOWN_TOPIC_OR_PARTITION as retriable); a missing partition or node may show
+            // up after a metadata refresh.
+            ClientError::Connection(_)
+            | ClientError::NoBroker { .. }
+            | ClientError::UnknownTopic { .. }
+            | ClientError::UnknownPartition { .. }
+            | ClientError::UnknownNode { .. } => true,
+            ClientError::Broker { code, .. }
+            | ClientError::Topic { code, .. }
+            | ClientError::Partition { code, .. } => code.is_retriable(),
             _ => false,
         }
     }

@@ -3,12 +3,16 @@
 
 pub mod assignor;
 pub mod broker;
+pub mod cluster;
 pub mod connection;
 pub mod error;
 pub mod fetch_session;
 pub mod group;
+pub mod metadata;
 pub mod offsets;
 
 pub use broker::{Broker, ConnectionSettings, Connector, TcpConnector};
+pub use cluster::{Cluster, ClusterSettings, ConnectionPurpose};
 pub use connection::{BrokerConnection, ConnectionError};
 pub use error::ClientError;
+pub use metadata::{BrokerInfo, NodeId, PartitionLeader, PartitionMetadata, TopicMetadata};
