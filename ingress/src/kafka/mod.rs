@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod connection;
 pub mod error;
 pub mod fetch_session;
+pub mod fetcher;
 pub mod group;
 pub mod metadata;
 pub mod offsets;
