@@ -189,7 +189,11 @@ mod tests {
         q.push(k("a"), 0);
         q.push(k("a"), 1);
         assert_eq!(q.start_next(), Some((k("a"), 0)));
-        assert_eq!(q.start_next(), Some((k("a"), 1)), "same key, both in flight");
+        assert_eq!(
+            q.start_next(),
+            Some((k("a"), 1)),
+            "same key, both in flight"
+        );
     }
 
     #[test]

@@ -92,10 +92,16 @@ mod tests {
         assert_eq!(classify_status(200, None), AttemptOutcome::Delivered);
         assert_eq!(classify_status(204, None), AttemptOutcome::Delivered);
         for s in [408, 429, 500, 502, 503, 599] {
-            assert!(matches!(classify_status(s, None), AttemptOutcome::Retryable { .. }), "{s}");
+            assert!(
+                matches!(classify_status(s, None), AttemptOutcome::Retryable { .. }),
+                "{s}"
+            );
         }
         for s in [400, 401, 403, 404, 409, 415, 422, 301] {
-            assert!(matches!(classify_status(s, None), AttemptOutcome::Terminal { .. }), "{s}");
+            assert!(
+                matches!(classify_status(s, None), AttemptOutcome::Terminal { .. }),
+                "{s}"
+            );
         }
     }
 
@@ -105,7 +111,11 @@ mod tests {
         assert_eq!(backoff(&p, 1, None, 1.0), Duration::from_millis(100));
         assert_eq!(backoff(&p, 1, None, 0.0), Duration::from_millis(50));
         assert_eq!(backoff(&p, 4, None, 1.0), Duration::from_millis(800));
-        assert_eq!(backoff(&p, 40, None, 1.0), Duration::from_secs(10), "capped");
+        assert_eq!(
+            backoff(&p, 40, None, 1.0),
+            Duration::from_secs(10),
+            "capped"
+        );
         assert_eq!(
             backoff(&p, 1, Some(Duration::from_secs(3)), 1.0),
             Duration::from_secs(3),

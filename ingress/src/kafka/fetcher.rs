@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 
 use super::assignor::TopicPartition;
 use super::cluster::{Cluster, ConnectionPurpose};
+use super::consumer::ConsumerEvent;
 use super::fetch_session::{FetchLimits, FetchSession, PartitionFetch};
 use super::metadata::NodeId;
 use super::offsets;
@@ -41,20 +42,6 @@ pub struct PartitionRecords {
     pub next_offset: i64,
     /// The partition's high watermark at fetch time.
     pub high_watermark: i64,
-}
-
-/// What the fetcher reports besides records.
-#[derive(Debug, Clone)]
-pub enum FetchEvent {
-    /// Records to dispatch.
-    Records(PartitionRecords),
-    /// The partition stopped fetching (e.g. out of range with `auto.offset.reset=error`).
-    PartitionFailed {
-        /// The partition.
-        partition: TopicPartition,
-        /// Why.
-        reason: String,
-    },
 }
 
 /// Fetch state of one owned partition.
@@ -95,7 +82,7 @@ pub struct Fetcher {
     settings: FetcherSettings,
     table: Mutex<Table>,
     changed: Arc<Notify>,
-    events: mpsc::Sender<FetchEvent>,
+    events: mpsc::Sender<ConsumerEvent>,
     tasks: Mutex<HashMap<NodeId, JoinHandle<()>>>,
     planner: Mutex<Option<JoinHandle<()>>>,
 }
@@ -114,7 +101,7 @@ impl Fetcher {
     pub fn start(
         cluster: Arc<Cluster>,
         settings: FetcherSettings,
-        events: mpsc::Sender<FetchEvent>,
+        events: mpsc::Sender<ConsumerEvent>,
     ) -> Arc<Fetcher> {
         let fetcher = Arc::new(Fetcher {
             cluster,
@@ -176,7 +163,10 @@ impl Fetcher {
 
     /// The fetch position of `partition`, if owned.
     pub fn position(&self, partition: &TopicPartition) -> Option<i64> {
-        lock(&self.table).partitions.get(partition).map(|p| p.position)
+        lock(&self.table)
+            .partitions
+            .get(partition)
+            .map(|p| p.position)
     }
 
     /// The partitions being fetched.
@@ -222,7 +212,9 @@ async fn plan_loop(fetcher: std::sync::Weak<Fetcher>) {
                         p.leader = Some((leader.node_id, leader.leader_epoch));
                     }
                 }
-                Err(e) => tracing::debug!(%e, topic = tp.topic, partition = tp.partition, "no leader yet"),
+                Err(e) => {
+                    tracing::debug!(%e, topic = tp.topic, partition = tp.partition, "no leader yet")
+                }
             }
         }
         let nodes: HashSet<NodeId> = lock(&f.table)
@@ -304,8 +296,12 @@ async fn node_loop(fetcher: std::sync::Weak<Fetcher>, node: NodeId) {
             };
             for p in topic.partitions {
                 let tp = TopicPartition::new(name.clone(), p.partition_index);
-                let Some(asked) = wanted.get(&tp) else { continue };
-                let Some(&epoch) = epochs.get(&tp) else { continue };
+                let Some(asked) = wanted.get(&tp) else {
+                    continue;
+                };
+                let Some(&epoch) = epochs.get(&tp) else {
+                    continue;
+                };
                 let code = ErrorCode::from_code(p.error_code);
                 if !code.is_ok() {
                     f.partition_error(&tp, epoch, code).await;
@@ -318,12 +314,18 @@ async fn node_loop(fetcher: std::sync::Weak<Fetcher>, node: NodeId) {
                 let set = match decode_record_batches(blob) {
                     Ok(set) => set,
                     Err(e) => {
-                        f.fail(&tp, epoch, format!("undecodable records at offset {}: {e}", asked.offset))
-                            .await;
+                        f.fail(
+                            &tp,
+                            epoch,
+                            format!("undecodable records at offset {}: {e}", asked.offset),
+                        )
+                        .await;
                         continue;
                     }
                 };
-                let Some(next) = set.next_offset() else { continue };
+                let Some(next) = set.next_offset() else {
+                    continue;
+                };
                 let aborted: Vec<AbortedTransaction> = p
                     .aborted_transactions
                     .unwrap_or_default()
@@ -350,7 +352,7 @@ async fn node_loop(fetcher: std::sync::Weak<Fetcher>, node: NodeId) {
                 if !f.advance(&tp, epoch, asked.offset, next) {
                     continue;
                 }
-                let event = FetchEvent::Records(PartitionRecords {
+                let event = ConsumerEvent::Records(PartitionRecords {
                     partition: tp,
                     records,
                     next_offset: next,
@@ -374,7 +376,10 @@ impl Fetcher {
     fn wanted(
         &self,
         node: NodeId,
-    ) -> (BTreeMap<TopicPartition, PartitionFetch>, HashMap<TopicPartition, u64>) {
+    ) -> (
+        BTreeMap<TopicPartition, PartitionFetch>,
+        HashMap<TopicPartition, u64>,
+    ) {
         let t = lock(&self.table);
         let mut wanted = BTreeMap::new();
         let mut epochs = HashMap::new();
@@ -436,7 +441,7 @@ impl Fetcher {
             tracing::warn!(topic = tp.topic, partition = tp.partition, %reason, "partition stopped");
             let _ = self
                 .events
-                .send(FetchEvent::PartitionFailed {
+                .send(ConsumerEvent::PartitionFailed {
                     partition: tp.clone(),
                     reason,
                 })
@@ -471,7 +476,12 @@ impl Fetcher {
                     let mut t = lock(&self.table);
                     if let Some(p) = t.partitions.get_mut(tp) {
                         if p.epoch == epoch {
-                            tracing::info!(topic = tp.topic, partition = tp.partition, offset, "offset out of range: reset");
+                            tracing::info!(
+                                topic = tp.topic,
+                                partition = tp.partition,
+                                offset,
+                                "offset out of range: reset"
+                            );
                             p.position = offset;
                         }
                     }
@@ -485,7 +495,11 @@ impl Fetcher {
         }
     }
 
-    async fn reset_offset(&self, tp: &TopicPartition, timestamp: i64) -> Result<i64, super::ClientError> {
+    async fn reset_offset(
+        &self,
+        tp: &TopicPartition,
+        timestamp: i64,
+    ) -> Result<i64, super::ClientError> {
         let (_, broker) = self
             .cluster
             .leader_broker(&tp.topic, tp.partition, ConnectionPurpose::Control)
@@ -497,10 +511,13 @@ impl Fetcher {
             self.settings.limits.isolation_level,
         )
         .await?;
-        found.get(tp).copied().ok_or_else(|| super::ClientError::Protocol {
-            addr: broker.addr().to_owned(),
-            api: "ListOffsets",
-            reason: format!("no offset for {}-{}", tp.topic, tp.partition),
-        })
+        found
+            .get(tp)
+            .copied()
+            .ok_or_else(|| super::ClientError::Protocol {
+                addr: broker.addr().to_owned(),
+                api: "ListOffsets",
+                reason: format!("no offset for {}-{}", tp.topic, tp.partition),
+            })
     }
 }

@@ -5,6 +5,7 @@ pub mod assignor;
 pub mod broker;
 pub mod cluster;
 pub mod connection;
+pub mod consumer;
 pub mod error;
 pub mod fetch_session;
 pub mod fetcher;

@@ -1,0 +1,576 @@
+//! The consumer: group membership, committed offsets and the fetcher behind one small API.
+//!
+//! A driver task runs the member's state machine (join, sync, heartbeat, leave), turns
+//! assignments into [`ConsumerEvent::Assigned`] / [`ConsumerEvent::Revoked`] events, starts
+//! and stops fetching partitions, and commits the offsets the engine reports through
+//! [`Consumer::mark_done`] every `auto.commit.interval.ms`, on revoke and on close. The
+//! engine decides what is done; the consumer never commits past what it was told.
+//!
+//! Revocation waits for the engine: a `Revoked` event carries a `done` sender, and the
+//! partitions are committed and released only after it fired (or after the rebalance
+//! timeout, so a stuck handler cannot hold the whole group hostage).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kafka_proto::error_code::ErrorCode;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::assignor::{RebalanceProtocol, TopicPartition};
+use super::broker::{Broker, Connector};
+use super::cluster::{Cluster, ClusterSettings, ConnectionPurpose};
+use super::error::ClientError;
+use super::fetch_session::FetchLimits;
+use super::fetcher::{Fetcher, FetcherSettings};
+use super::group::{find_coordinator, GroupMember, HeartbeatOutcome, MemberConfig};
+use super::offsets::{self, CommitIdentity, TopicIds};
+use crate::options::{AutoOffsetReset, ConsumerSettings, IsolationLevel};
+
+pub use super::fetcher::PartitionRecords;
+
+/// What the consumer tells the engine, in order.
+#[derive(Debug)]
+pub enum ConsumerEvent {
+    /// These partitions are now ours, starting at the given offsets.
+    Assigned(Vec<(TopicPartition, i64)>),
+    /// These partitions are being taken away: stop dispatching them, finish or abandon what
+    /// is in flight, report final offsets with `mark_done`, then fire `done`.
+    Revoked {
+        /// The partitions.
+        partitions: Vec<TopicPartition>,
+        /// Fire when drained.
+        done: oneshot::Sender<()>,
+    },
+    /// Records of one partition, in offset order.
+    Records(PartitionRecords),
+    /// A partition stopped fetching; the reason is for status and logs.
+    PartitionFailed {
+        /// The partition.
+        partition: TopicPartition,
+        /// Why.
+        reason: String,
+    },
+    /// The consumer stopped on an error it cannot recover from (e.g. fenced instance id).
+    Fatal(ClientError),
+}
+
+/// A running consumer of one group.
+#[derive(Debug)]
+pub struct Consumer {
+    fetcher: Arc<Fetcher>,
+    done: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
+    close_tx: Option<oneshot::Sender<()>>,
+    driver: Option<JoinHandle<()>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Bound of the event channel: a slow engine stops the fetch loops (and, through pause,
+/// the engine stops single partitions before that).
+const EVENT_CHANNEL_CAPACITY: usize = 64;
+/// Delay before retrying a failed group operation.
+const GROUP_RETRY_BACKOFF: Duration = Duration::from_millis(250);
+
+impl Consumer {
+    /// Starts consuming `topics` with `settings`, connecting through `connector`.
+    pub fn start(
+        settings: &ConsumerSettings,
+        topics: Vec<String>,
+        connector: Arc<dyn Connector>,
+    ) -> (Consumer, mpsc::Receiver<ConsumerEvent>) {
+        let cluster = Arc::new(Cluster::new(
+            ClusterSettings::from_consumer_settings(settings),
+            connector,
+        ));
+        let (events_tx, events_rx) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
+        let isolation_level = match settings.isolation_level {
+            IsolationLevel::ReadCommitted => 1,
+            IsolationLevel::ReadUncommitted => 0,
+        };
+        let fetcher = Fetcher::start(
+            cluster.clone(),
+            FetcherSettings {
+                limits: FetchLimits {
+                    max_wait_ms: millis(settings.fetch_wait_max),
+                    min_bytes: settings.fetch_min_bytes,
+                    max_bytes: settings.fetch_max_bytes,
+                    isolation_level,
+                },
+                max_partition_bytes: settings.max_partition_fetch_bytes,
+                auto_offset_reset: settings.auto_offset_reset,
+                rack_id: settings.client_rack.clone().unwrap_or_default(),
+            },
+            events_tx.clone(),
+        );
+        let done = Arc::new(Mutex::new(BTreeMap::new()));
+        let (close_tx, close_rx) = oneshot::channel();
+        let member = GroupMember::new(MemberConfig {
+            group_id: settings.group_id.clone(),
+            group_instance_id: settings.group_instance_id.clone(),
+            session_timeout: settings.session_timeout,
+            rebalance_timeout: settings.max_poll_interval,
+            assignment_strategies: settings
+                .assignment_strategies
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+            topics,
+            rack_id: settings.client_rack.clone(),
+        });
+        let driver = Driver {
+            cluster,
+            fetcher: fetcher.clone(),
+            events: events_tx,
+            done: done.clone(),
+            member,
+            coordinator: None,
+            committed: BTreeMap::new(),
+            heartbeat_interval: settings.heartbeat_interval,
+            auto_commit_interval: settings.auto_commit_interval,
+            auto_offset_reset: settings.auto_offset_reset,
+            isolation_level,
+        };
+        let handle = tokio::spawn(driver.run(close_rx));
+        (
+            Consumer {
+                fetcher,
+                done,
+                close_tx: Some(close_tx),
+                driver: Some(handle),
+            },
+            events_rx,
+        )
+    }
+
+    /// Records that everything below `next_offset` of `partition` is finished: the next
+    /// commit may store `next_offset`.
+    pub fn mark_done(&self, partition: &TopicPartition, next_offset: i64) {
+        let mut done = lock(&self.done);
+        let entry = done.entry(partition.clone()).or_insert(next_offset);
+        *entry = (*entry).max(next_offset);
+    }
+
+    /// Pauses fetching `partition` (its buffers are full).
+    pub fn pause(&self, partition: &TopicPartition) {
+        self.fetcher.set_paused(partition, true);
+    }
+
+    /// Resumes fetching `partition`.
+    pub fn resume(&self, partition: &TopicPartition) {
+        self.fetcher.set_paused(partition, false);
+    }
+
+    /// Leaves the group: revokes everything (the engine gets a last `Revoked`), commits and
+    /// sends LeaveGroup. The event receiver must keep being read until this returns.
+    pub async fn close(mut self) {
+        if let Some(tx) = self.close_tx.take() {
+            let _ = tx.send(());
+        }
+        if let Some(driver) = self.driver.take() {
+            let _ = driver.await;
+        }
+        self.fetcher.shutdown();
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        if let Some(d) = self.driver.take() {
+            d.abort();
+        }
+        self.fetcher.shutdown();
+    }
+}
+
+fn millis(d: Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+struct Driver {
+    cluster: Arc<Cluster>,
+    fetcher: Arc<Fetcher>,
+    events: mpsc::Sender<ConsumerEvent>,
+    done: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
+    member: GroupMember,
+    coordinator: Option<Arc<Broker>>,
+    /// What was last committed per partition, to commit only what moved.
+    committed: BTreeMap<TopicPartition, i64>,
+    heartbeat_interval: Duration,
+    auto_commit_interval: Option<Duration>,
+    auto_offset_reset: AutoOffsetReset,
+    isolation_level: i8,
+}
+
+/// How a step of the driver ended when it did not succeed.
+enum Step {
+    /// Try again after a short pause (coordinator moving, loading, network).
+    Retry,
+    /// Give up: report and stop.
+    Fatal(ClientError),
+}
+
+impl Driver {
+    async fn run(mut self, mut close: oneshot::Receiver<()>) {
+        let result = self.run_until_closed(&mut close).await;
+        if let Err(e) = result {
+            tracing::error!(group = self.member.config().group_id, %e, "consumer stopped");
+            let _ = self.events.send(ConsumerEvent::Fatal(e)).await;
+        }
+    }
+
+    async fn run_until_closed(
+        &mut self,
+        close: &mut oneshot::Receiver<()>,
+    ) -> Result<(), ClientError> {
+        let mut next_heartbeat = Instant::now();
+        let mut next_commit = self.auto_commit_interval.map(|i| Instant::now() + i);
+        loop {
+            if !matches!(
+                self.member.state(),
+                super::group::MemberState::Stable { .. }
+            ) {
+                tokio::select! {
+                    biased;
+                    _ = &mut *close => return self.shutdown().await,
+                    step = self.rejoin() => match step {
+                        Ok(()) => next_heartbeat = Instant::now() + self.heartbeat_interval,
+                        Err(Step::Retry) => tokio::time::sleep(GROUP_RETRY_BACKOFF).await,
+                        Err(Step::Fatal(e)) => return Err(e),
+                    },
+                }
+                continue;
+            }
+            let commit_at =
+                next_commit.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                biased;
+                _ = &mut *close => return self.shutdown().await,
+                _ = tokio::time::sleep_until(next_heartbeat) => {
+                    next_heartbeat = Instant::now() + self.heartbeat_interval;
+                    if let Err(Step::Fatal(e)) = self.heartbeat().await {
+                        return Err(e);
+                    }
+                }
+                _ = tokio::time::sleep_until(commit_at) => {
+                    next_commit = self.auto_commit_interval.map(|i| Instant::now() + i);
+                    if let Err(e) = self.commit(None).await {
+                        tracing::warn!(%e, "periodic commit failed; will retry");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn coordinator(&mut self) -> Result<Arc<Broker>, Step> {
+        if let Some(c) = &self.coordinator {
+            if !c.is_closed() {
+                return Ok(c.clone());
+            }
+        }
+        let group_id = self.member.config().group_id.clone();
+        let brokers = self.cluster.brokers().await.map_err(classify)?;
+        let any = brokers.first().ok_or(Step::Retry)?;
+        let control = self
+            .cluster
+            .broker(any.node_id, ConnectionPurpose::Control)
+            .await
+            .map_err(classify)?;
+        let addr = find_coordinator(&control, &group_id)
+            .await
+            .map_err(classify)?;
+        let coordinator = self
+            .cluster
+            .broker(addr.node_id, ConnectionPurpose::Group)
+            .await
+            .map_err(classify)?;
+        self.coordinator = Some(coordinator.clone());
+        Ok(coordinator)
+    }
+
+    /// Join + sync, then hand the assignment changes to the engine and the fetcher.
+    async fn rejoin(&mut self) -> Result<(), Step> {
+        if self.member.rebalance_protocol() == RebalanceProtocol::Eager
+            && !self.member.owned().is_empty()
+        {
+            // Eager: give everything back before joining.
+            let owned = self.member.owned().to_vec();
+            self.revoke(owned, true).await;
+            self.member.revoke_all();
+        }
+        let coordinator = self.coordinator().await?;
+        let joined = match self.member.join(&coordinator).await {
+            Ok(j) => j,
+            Err(e) => return Err(self.group_error(e)),
+        };
+        let assignments = if joined.is_leader {
+            let mut topics: Vec<String> = joined
+                .members
+                .iter()
+                .flat_map(|m| m.topics.clone())
+                .collect();
+            topics.sort();
+            topics.dedup();
+            let mut counts = BTreeMap::new();
+            for t in topics {
+                match self.cluster.topic(&t).await {
+                    Ok(md) => {
+                        counts.insert(t, i32::try_from(md.partition_count()).unwrap_or(i32::MAX));
+                    }
+                    // A subscribed topic that does not exist (yet) gets no partitions.
+                    Err(ClientError::UnknownTopic { .. }) => {}
+                    Err(e) => return Err(classify(e)),
+                }
+            }
+            self.member
+                .assign(&joined.members, &counts)
+                .map_err(Step::Fatal)?
+        } else {
+            BTreeMap::new()
+        };
+        let (revoked, added) = match self.member.sync(&coordinator, &assignments).await {
+            Ok(diff) => diff,
+            Err(e) => return Err(self.group_error(e)),
+        };
+        if !revoked.is_empty() {
+            // Cooperative: release what moved away, then rejoin so it can be handed over.
+            self.revoke(revoked, true).await;
+            self.member.request_rejoin();
+        }
+        if !added.is_empty() {
+            self.assign(&coordinator, added).await?;
+        }
+        Ok(())
+    }
+
+    async fn assign(
+        &mut self,
+        coordinator: &Broker,
+        added: Vec<TopicPartition>,
+    ) -> Result<(), Step> {
+        let ids = self.topic_ids(&added).await?;
+        let committed = offsets::fetch_committed(
+            coordinator,
+            &self.member.config().group_id,
+            &added,
+            &ids,
+            self.isolation_level == 1,
+        )
+        .await
+        .map_err(classify)?;
+        let mut starts = Vec::with_capacity(added.len());
+        for tp in &added {
+            let start = match committed.get(tp) {
+                Some(o) => *o,
+                None => match self.reset_position(tp).await {
+                    Ok(Some(o)) => o,
+                    Ok(None) => {
+                        let _ = self
+                            .events
+                            .send(ConsumerEvent::PartitionFailed {
+                                partition: tp.clone(),
+                                reason: "no committed offset and auto.offset.reset=error".into(),
+                            })
+                            .await;
+                        continue;
+                    }
+                    Err(e) => return Err(classify(e)),
+                },
+            };
+            starts.push((tp.clone(), start));
+        }
+        if self
+            .events
+            .send(ConsumerEvent::Assigned(starts.clone()))
+            .await
+            .is_err()
+        {
+            return Err(Step::Fatal(ClientError::Protocol {
+                addr: String::new(),
+                api: "consumer",
+                reason: "event receiver dropped".into(),
+            }));
+        }
+        for (tp, start) in starts {
+            self.committed.insert(tp.clone(), start);
+            let id = ids.get(&tp.topic).copied().unwrap_or([0; 16]);
+            self.fetcher.add(tp, id, start);
+        }
+        Ok(())
+    }
+
+    async fn reset_position(&self, tp: &TopicPartition) -> Result<Option<i64>, ClientError> {
+        let timestamp = match self.auto_offset_reset {
+            AutoOffsetReset::Earliest => offsets::EARLIEST_TIMESTAMP,
+            AutoOffsetReset::Latest => offsets::LATEST_TIMESTAMP,
+            AutoOffsetReset::Error => return Ok(None),
+        };
+        let (_, leader) = self
+            .cluster
+            .leader_broker(&tp.topic, tp.partition, ConnectionPurpose::Control)
+            .await?;
+        let found = offsets::list_offsets(
+            &leader,
+            std::slice::from_ref(tp),
+            timestamp,
+            self.isolation_level,
+        )
+        .await?;
+        Ok(found.get(tp).copied())
+    }
+
+    async fn topic_ids(&self, parts: &[TopicPartition]) -> Result<TopicIds, Step> {
+        let mut ids = TopicIds::new();
+        let topics: HashSet<&str> = parts.iter().map(|tp| tp.topic.as_str()).collect();
+        for t in topics {
+            let md = self.cluster.topic(t).await.map_err(classify)?;
+            ids.insert(t.to_owned(), md.topic_id);
+        }
+        Ok(ids)
+    }
+
+    /// Stops fetching `partitions`, lets the engine drain them, and (when `commit`) commits
+    /// their final offsets.
+    async fn revoke(&mut self, partitions: Vec<TopicPartition>, commit: bool) {
+        for tp in &partitions {
+            self.fetcher.remove(tp);
+        }
+        let (done_tx, done_rx) = oneshot::channel();
+        let sent = self
+            .events
+            .send(ConsumerEvent::Revoked {
+                partitions: partitions.clone(),
+                done: done_tx,
+            })
+            .await;
+        if sent.is_ok() {
+            let bound = self.member.config().rebalance_timeout;
+            if tokio::time::timeout(bound, done_rx).await.is_err() {
+                tracing::warn!(?bound, "engine did not drain revoked partitions in time");
+            }
+        }
+        if commit {
+            if let Err(e) = self.commit(Some(&partitions)).await {
+                tracing::warn!(%e, "commit on revoke failed");
+            }
+        }
+        let mut done = lock(&self.done);
+        for tp in &partitions {
+            done.remove(tp);
+            self.committed.remove(tp);
+        }
+    }
+
+    /// Commits what moved since the last commit (only `only` partitions when given).
+    async fn commit(&mut self, only: Option<&[TopicPartition]>) -> Result<(), ClientError> {
+        let generation = self.member.generation();
+        if generation < 0 {
+            return Ok(());
+        }
+        let pending: BTreeMap<TopicPartition, i64> = lock(&self.done)
+            .iter()
+            .filter(|(tp, o)| self.committed.get(*tp).is_none_or(|c| *o > c))
+            .filter(|(tp, _)| only.is_none_or(|only| only.contains(tp)))
+            .map(|(tp, o)| (tp.clone(), *o))
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let Some(coordinator) = self.coordinator.clone() else {
+            return Ok(());
+        };
+        let parts: Vec<TopicPartition> = pending.keys().cloned().collect();
+        let ids = self.topic_ids(&parts).await.map_err(|s| match s {
+            Step::Fatal(e) => e,
+            Step::Retry => ClientError::Protocol {
+                addr: String::new(),
+                api: "OffsetCommit",
+                reason: "topic metadata unavailable".into(),
+            },
+        })?;
+        let who = CommitIdentity {
+            group_id: &self.member.config().group_id,
+            generation,
+            member_id: self.member.member_id(),
+            group_instance_id: self.member.config().group_instance_id.as_deref(),
+        };
+        offsets::commit(&coordinator, &who, &pending, &ids).await?;
+        tracing::debug!(count = pending.len(), "committed offsets");
+        self.committed.extend(pending);
+        Ok(())
+    }
+
+    async fn heartbeat(&mut self) -> Result<(), Step> {
+        let coordinator = self.coordinator().await?;
+        match self.member.heartbeat(&coordinator).await {
+            Ok(HeartbeatOutcome::Alive) => Ok(()),
+            Ok(HeartbeatOutcome::RejoinNeeded) => {
+                // Commit what is done before the rebalance moves partitions.
+                if let Err(e) = self.commit(None).await {
+                    tracing::debug!(%e, "commit before rejoin failed");
+                }
+                Ok(())
+            }
+            Ok(HeartbeatOutcome::MemberReset(code)) => {
+                // Our partitions are already someone else's: stop without committing.
+                tracing::warn!(%code, "group membership lost; rejoining");
+                let owned: Vec<TopicPartition> = self.fetcher.partitions();
+                self.revoke(owned, false).await;
+                Ok(())
+            }
+            Ok(HeartbeatOutcome::CoordinatorMoved) => {
+                self.coordinator = None;
+                Ok(())
+            }
+            Err(e) => Err(self.group_error(e)),
+        }
+    }
+
+    fn group_error(&mut self, e: ClientError) -> Step {
+        if let ClientError::Broker { code, .. } = &e {
+            match code {
+                ErrorCode::NotCoordinator
+                | ErrorCode::CoordinatorNotAvailable
+                | ErrorCode::CoordinatorLoadInProgress => {
+                    self.coordinator = None;
+                    return Step::Retry;
+                }
+                ErrorCode::RebalanceInProgress
+                | ErrorCode::UnknownMemberId
+                | ErrorCode::IllegalGeneration
+                | ErrorCode::MemberIdRequired => return Step::Retry,
+                _ => {}
+            }
+        }
+        if matches!(e, ClientError::Connection(_)) {
+            self.coordinator = None;
+        }
+        classify(e)
+    }
+
+    async fn shutdown(&mut self) -> Result<(), ClientError> {
+        let owned = self.member.owned().to_vec();
+        if !owned.is_empty() {
+            self.revoke(owned, true).await;
+        }
+        if let Some(c) = self.coordinator.clone() {
+            if let Err(e) = self.member.leave(&c, "consumer closed").await {
+                tracing::debug!(%e, "LeaveGroup failed");
+            }
+        }
+        self.fetcher.shutdown();
+        Ok(())
+    }
+}
+
+fn classify(e: ClientError) -> Step {
+    if e.is_retriable() {
+        Step::Retry
+    } else {
+        Step::Fatal(e)
+    }
+}
