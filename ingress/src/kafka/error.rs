@@ -57,6 +57,13 @@ pub enum ClientError {
         /// What is wrong.
         reason: String,
     },
+    /// The TLS settings cannot be used (unreadable CA/certificate/key, bad PEM, wrong key
+    /// password).
+    #[error("TLS configuration error: {reason}")]
+    TlsConfig {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl ClientError {

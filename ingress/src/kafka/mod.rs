@@ -5,7 +5,10 @@ pub mod assignor;
 pub mod broker;
 pub mod connection;
 pub mod error;
+pub mod sasl;
+pub mod tls;
 
 pub use broker::{Broker, ConnectionSettings, Connector, TcpConnector};
 pub use connection::{BrokerConnection, ConnectionError};
 pub use error::ClientError;
+pub use tls::{connector_for, TlsConnector};
