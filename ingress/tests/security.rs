@@ -43,9 +43,9 @@ async fn metadata_with(host: &str, port: u16, options: &[(&str, &str)]) -> Resul
     let broker = Broker::connect(connector.as_ref(), host, port, &settings).await?;
     let md = broker.request(&MetadataRequest::default()).await?;
     assert_eq!(md.brokers.len(), 1, "one broker listed");
+    // The advertised client listener (the forwarder's port differs, the host does not).
     assert_eq!(
-        md.brokers[0].port,
-        i32::from(port),
+        md.brokers[0].host, "127.0.0.1",
         "advertised client listener"
     );
     Ok(())
@@ -63,6 +63,26 @@ fn start(args: &[&str]) -> (PrivateBroker, u16) {
         .parse()
         .unwrap();
     (broker, port)
+}
+
+/// Forwards connections on `listen_host` (a free port, returned) to the broker on 127.0.0.1.
+async fn forward(listen_host: &str, broker_port: u16) -> u16 {
+    let listener = tokio::net::TcpListener::bind((listen_host, 0))
+        .await
+        .expect("bind the forwarder");
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut outbound) =
+                    tokio::net::TcpStream::connect(("127.0.0.1", broker_port)).await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    port
 }
 
 /// Runs `f`, prints how long it took, and returns its result.
@@ -212,6 +232,37 @@ async fn tls_ca_mutual_tls_and_untrusted_ca() {
         .await
         .unwrap_or_else(|e| panic!("TLS {what}: {e}"));
     }
+
+    // A name the certificate does not carry (127.0.0.2, forwarded to the broker): refused
+    // with https, accepted with `none` because the chain is still good.
+    let forward_port = forward("127.0.0.2", port).await;
+    let err = metadata_with(
+        "127.0.0.2",
+        forward_port,
+        &[("security.protocol", "ssl"), ("ssl.ca.location", &ca)],
+    )
+    .await
+    .expect_err("a host name mismatch is refused");
+    eprintln!("host name mismatch: {err}");
+    assert!(
+        err.to_string().contains("not valid for name \"127.0.0.2\""),
+        "{err}"
+    );
+    assert!(err.to_string().contains("does not name this host"), "{err}");
+    timed(
+        "TLS host name mismatch with identification none",
+        metadata_with(
+            "127.0.0.2",
+            forward_port,
+            &[
+                ("security.protocol", "ssl"),
+                ("ssl.ca.location", &ca),
+                ("ssl.endpoint.identification.algorithm", "none"),
+            ],
+        ),
+    )
+    .await
+    .expect("identification none skips the name check");
 
     // No CA configured: the system trust store does not know the throwaway CA.
     let err = metadata_with("127.0.0.1", port, &[("security.protocol", "ssl")])

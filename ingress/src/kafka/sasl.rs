@@ -86,6 +86,7 @@ pub async fn authenticate(
         version: auth_version,
         timeout,
         mechanism,
+        session_lifetime_ms: 0,
     };
     match sasl.mechanism {
         SaslMechanism::Plain => {
@@ -107,6 +108,15 @@ pub async fn authenticate(
         }
     }
     tracing::debug!(broker = addr, mechanism, "SASL authentication succeeded");
+    if exchange.session_lifetime_ms > 0 {
+        // KIP-368 re-authentication is not implemented: the broker closes the connection when
+        // the session expires and the client reconnects (and authenticates) on the next request.
+        tracing::debug!(
+            broker = addr,
+            session_lifetime_ms = exchange.session_lifetime_ms,
+            "the broker limits the SASL session; the connection is re-opened when it expires"
+        );
+    }
     Ok(())
 }
 
@@ -116,6 +126,7 @@ struct Exchange<'a> {
     version: i16,
     timeout: Duration,
     mechanism: &'static str,
+    session_lifetime_ms: i64,
 }
 
 impl Exchange<'_> {
@@ -142,6 +153,7 @@ impl Exchange<'_> {
                 reason: format!("{} rejected ({code}): {message}", self.mechanism),
             });
         }
+        self.session_lifetime_ms = response.session_lifetime_ms;
         Ok(response.auth_bytes)
     }
 }

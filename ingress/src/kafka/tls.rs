@@ -200,10 +200,12 @@ fn handshake_error(e: &std::io::Error) -> String {
         }
         _ => "",
     };
-    format!("TLS handshake failed: certificate error: {tls}{hint}").replace(
-        "certificate error: received fatal alert",
-        "received fatal alert",
-    )
+    let kind = if matches!(tls, rustls::Error::InvalidCertificate(_)) {
+        "certificate error: "
+    } else {
+        ""
+    };
+    format!("TLS handshake failed: {kind}{tls}{hint}")
 }
 
 /// The trust anchors and a description of where they came from.
