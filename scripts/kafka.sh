@@ -3,6 +3,7 @@
 #
 #   scripts/kafka.sh install [--broker kafka|tansu]
 #   scripts/kafka.sh start   [--broker kafka|tansu] [--port N] [--dir D] [--owner-pid PID]
+#                            [--security plaintext|sasl|ssl|sasl_ssl] [--sasl-mechanisms LIST]
 #   scripts/kafka.sh stop    [--port N] [--dir D]
 #   scripts/kafka.sh status  [--port N] [--dir D]
 #   scripts/kafka.sh run-class <java.Class> [args...]   # a Kafka tool class on the broker's classpath
@@ -16,6 +17,15 @@
 # `start` prints the bootstrap address (host:port) as the last line of stdout. `stop` ends only
 # the process that `start` with the same --port/--dir recorded. With --owner-pid the broker is
 # also stopped when that process exits (used by the testkit so no broker outlives a test run).
+#
+# --security (Apache Kafka only) secures the client listener on --port; the broker also listens
+# PLAINTEXT on port+2 for inter-broker traffic. User `ingress`, password `ingress-secret`:
+#   sasl      SASL_PLAINTEXT with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512
+#   ssl       TLS with a throwaway CA made by openssl in the broker dir (ca.pem; client.pem +
+#             client.key for mutual TLS, client.enc.key encrypted with `ingress-secret`);
+#             client certificates are requested, not required
+#   sasl_ssl  both
+# --sasl-mechanisms narrows the enabled mechanisms (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512).
 set -euo pipefail
 
 KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
@@ -135,6 +145,10 @@ BROKER=kafka
 PORT=9092
 DIR=""
 OWNER_PID=""
+SECURITY=plaintext
+SASL_USER=ingress
+SASL_PASSWORD=ingress-secret
+SASL_MECHANISMS=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
 
 parse_args() {
   while [[ $# -gt 0 ]]; do
@@ -143,11 +157,17 @@ parse_args() {
       --port) PORT="${2:?--port needs a number}"; shift 2 ;;
       --dir) DIR="${2:?--dir needs a path}"; shift 2 ;;
       --owner-pid) OWNER_PID="${2:?--owner-pid needs a pid}"; shift 2 ;;
+      --security) SECURITY="${2:?--security needs plaintext, sasl, ssl or sasl_ssl}"; shift 2 ;;
+      --sasl-mechanisms) SASL_MECHANISMS="${2:?--sasl-mechanisms needs a list like PLAIN,SCRAM-SHA-512}"; shift 2 ;;
       *) die "unknown argument: $1" ;;
     esac
   done
   [[ "$PORT" =~ ^[0-9]+$ ]] || die "--port must be a number, got: $PORT"
   case "$BROKER" in kafka|tansu) ;; *) die "--broker must be kafka or tansu, got: $BROKER" ;; esac
+  case "$SECURITY" in plaintext|sasl|ssl|sasl_ssl) ;; *) die "--security must be plaintext, sasl, ssl or sasl_ssl, got: $SECURITY" ;; esac
+  if [[ "$SECURITY" != plaintext && "$BROKER" != kafka ]]; then
+    die "--security $SECURITY needs --broker kafka (tansu is started plaintext only)"
+  fi
   [[ -n "$DIR" ]] || DIR="${TMPDIR:-/tmp}/kafka-ingress-broker-$PORT"
 }
 
@@ -178,21 +198,100 @@ wait_ready() {
   die "$what did not become ready on 127.0.0.1:$PORT within ${START_TIMEOUT}s (log: $DIR/broker.log)"
 }
 
-start_kafka() {
-  install_kafka
-  local ctrl=$((PORT + 1))
-  port_in_use "$ctrl" && die "controller port 127.0.0.1:$ctrl (broker port + 1) is already in use"
-  mkdir -p "$DIR"
-  rm -rf "$DIR/data"
-  cat >"$DIR/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$ctrl
+# A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate (for
+# mutual TLS), all EC P-256, valid 30 days, in $DIR/tls.
+make_certs() {
+  need openssl "--security $SECURITY needs openssl to make test certificates (apt-get install openssl)"
+  local t="$DIR/tls"
+  rm -rf "$t"
+  mkdir -p "$t"
+  (
+    cd "$t"
+    newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+    newkey ca.key
+    openssl req -x509 -new -key ca.key -sha256 -days 30 -subj "/CN=kafka-ingress test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -out ca.pem 2>/dev/null
+    newkey server.key
+    openssl req -new -key server.key -subj "/CN=localhost" -out server.csr 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -sha256 \
+      -extfile server.ext -out server.pem 2>/dev/null
+    newkey client.key
+    openssl req -new -key client.key -subj "/CN=ingress" -out client.csr 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -sha256 \
+      -extfile client.ext -out client.pem 2>/dev/null
+    openssl pkcs8 -topk8 -v2 aes-256-cbc -in client.key -passout "pass:$SASL_PASSWORD" -out client.enc.key 2>/dev/null
+    # Kafka's PEM key store: the private key (PKCS#8) followed by the certificate chain.
+    cat server.key server.pem ca.pem >server.keystore.pem
+  ) || die "openssl could not make the test certificates in $t"
+  [[ -s "$t/server.keystore.pem" && -s "$t/client.enc.key" ]] || die "openssl could not make the test certificates in $t"
+}
+
+# The client listener's lines of server.properties for $SECURITY.
+listener_properties() {
+  local ctrl=$((PORT + 1)) internal=$((PORT + 2))
+  if [[ "$SECURITY" == plaintext ]]; then
+    cat <<PROPS
 listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$ctrl
 advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+PROPS
+    return 0
+  fi
+  local protocol
+  case "$SECURITY" in sasl) protocol=SASL_PLAINTEXT ;; ssl) protocol=SSL ;; sasl_ssl) protocol=SASL_SSL ;; esac
+  cat <<PROPS
+listeners=CLIENT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$ctrl,INTERNAL://127.0.0.1:$internal
+advertised.listeners=CLIENT://127.0.0.1:$PORT,INTERNAL://127.0.0.1:$internal
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=INTERNAL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,CLIENT:$protocol
+PROPS
+  if [[ "$SECURITY" == sasl || "$SECURITY" == sasl_ssl ]]; then
+    cat <<PROPS
+sasl.enabled.mechanisms=$SASL_MECHANISMS
+listener.name.client.sasl.enabled.mechanisms=$SASL_MECHANISMS
+listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$SASL_PASSWORD";
+listener.name.client.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+PROPS
+  fi
+  if [[ "$SECURITY" == ssl || "$SECURITY" == sasl_ssl ]]; then
+    cat <<PROPS
+listener.name.client.ssl.keystore.type=PEM
+listener.name.client.ssl.keystore.location=$DIR/tls/server.keystore.pem
+listener.name.client.ssl.truststore.type=PEM
+listener.name.client.ssl.truststore.location=$DIR/tls/ca.pem
+listener.name.client.ssl.client.auth=requested
+PROPS
+  fi
+}
+
+start_kafka() {
+  install_kafka
+  local ctrl=$((PORT + 1))
+  port_in_use "$ctrl" && die "controller port 127.0.0.1:$ctrl (broker port + 1) is already in use"
+  if [[ "$SECURITY" != plaintext ]]; then
+    port_in_use "$((PORT + 2))" && die "inter-broker port 127.0.0.1:$((PORT + 2)) (broker port + 2) is already in use"
+  fi
+  mkdir -p "$DIR"
+  rm -rf "$DIR/data"
+  if [[ "$SECURITY" == ssl || "$SECURITY" == sasl_ssl ]]; then
+    make_certs
+  fi
+  {
+    cat <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$ctrl
+PROPS
+    listener_properties
+  } >"$DIR/server.properties"
+  cat >>"$DIR/server.properties" <<PROPS
 log.dirs=$DIR/data
 num.partitions=1
 auto.create.topics.enable=false
@@ -210,9 +309,14 @@ PROPS
   local cluster_id
   cluster_id=$(run_class kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
   [[ -n "$cluster_id" ]] || die "kafka.tools.StorageTool random-uuid produced no cluster id"
-  run_class kafka.tools.StorageTool format -t "$cluster_id" -c "$DIR/server.properties" >"$DIR/format.log" 2>&1 \
+  local scram=()
+  if [[ "$SECURITY" == sasl || "$SECURITY" == sasl_ssl ]]; then
+    scram=(--add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]"
+           --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]")
+  fi
+  run_class kafka.tools.StorageTool format -t "$cluster_id" -c "$DIR/server.properties" ${scram[@]+"${scram[@]}"} >"$DIR/format.log" 2>&1 \
     || { cat "$DIR/format.log" >&2; die "formatting KRaft storage failed"; }
-  log "starting Apache Kafka $KAFKA_VERSION (KRaft, broker+controller) on 127.0.0.1:$PORT, dir $DIR"
+  log "starting Apache Kafka $KAFKA_VERSION (KRaft, broker+controller) on 127.0.0.1:$PORT ($SECURITY), dir $DIR"
   nohup java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.yaml" \
@@ -222,6 +326,13 @@ PROPS
   echo kafka >"$DIR/broker.kind"
   wait_ready "$pid" "Apache Kafka $KAFKA_VERSION" "Kafka Server started"
   log "Apache Kafka is up (pid $pid), broker reports: $(grep -o 'Kafka version: [^ ]*' "$DIR/broker.log" | head -1)"
+  echo "$SECURITY" >"$DIR/broker.security"
+  case "$SECURITY" in
+    sasl|sasl_ssl) log "SASL: user $SASL_USER, password $SASL_PASSWORD ($SASL_MECHANISMS)" ;;
+  esac
+  case "$SECURITY" in
+    ssl|sasl_ssl) log "TLS: CA $DIR/tls/ca.pem; client certificate $DIR/tls/client.pem, key $DIR/tls/client.key (encrypted with the same password: $DIR/tls/client.enc.key)" ;;
+  esac
 }
 
 start_tansu() {

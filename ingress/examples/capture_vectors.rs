@@ -125,6 +125,7 @@ async fn main() {
         client_id: "kafka-ingress-capture".into(),
         request_timeout: Duration::from_secs(10),
         max_response_bytes: 100 << 20,
+        sasl: None,
     };
     let broker = Broker::connect(
         &TcpConnector {

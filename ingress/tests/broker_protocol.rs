@@ -24,6 +24,7 @@ fn settings() -> ConnectionSettings {
         client_id: "kafka-ingress-test".into(),
         request_timeout: Duration::from_secs(10),
         max_response_bytes: 100 * 1024 * 1024,
+        sasl: None,
     }
 }
 

@@ -70,6 +70,7 @@ fn settings(bootstrap: &[&str], request_timeout: Duration) -> ClusterSettings {
             client_id: "kafka-ingress-cluster-test".into(),
             request_timeout,
             max_response_bytes: 100 * 1024 * 1024,
+            sasl: None,
         },
         reconnect_backoff: Duration::from_millis(100),
         reconnect_backoff_max: Duration::from_secs(1),

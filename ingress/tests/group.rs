@@ -28,6 +28,7 @@ async fn connect(host: &str, port: u16) -> Broker {
             client_id: "kafka-ingress-test".into(),
             request_timeout: Duration::from_secs(10),
             max_response_bytes: 100 << 20,
+            sasl: None,
         },
     )
     .await

@@ -92,12 +92,19 @@ pub struct PrivateBroker {
     port: u16,
     dir: PathBuf,
     bootstrap: String,
+    extra_args: Vec<String>,
 }
 
 impl PrivateBroker {
     /// Starts a new broker of `kind` on a free port in a fresh directory.
     pub fn start(kind: BrokerKind) -> Result<Self, TestkitError> {
-        let port = free_port_pair()?;
+        Self::start_with(kind, &[])
+    }
+
+    /// Starts a new broker of `kind` with extra `scripts/kafka.sh start` arguments, e.g.
+    /// `&["--security", "sasl_ssl"]` (its TLS files are then under [`PrivateBroker::dir`]`/tls`).
+    pub fn start_with(kind: BrokerKind, extra_args: &[&str]) -> Result<Self, TestkitError> {
+        let port = free_port_triple()?;
         let dir = std::env::temp_dir().join(format!(
             "kafka-ingress-test-broker-{}-{port}",
             std::process::id()
@@ -107,6 +114,7 @@ impl PrivateBroker {
             port,
             dir,
             bootstrap: format!("127.0.0.1:{port}"),
+            extra_args: extra_args.iter().map(|a| (*a).to_owned()).collect(),
         };
         broker.run_start()?;
         Ok(broker)
@@ -121,6 +129,7 @@ impl PrivateBroker {
             .arg("--dir")
             .arg(&self.dir)
             .args(["--owner-pid", &std::process::id().to_string()])
+            .args(&self.extra_args)
             .output()
             .map_err(|e| TestkitError::Broker(format!("cannot run scripts/kafka.sh: {e}")))?;
         if !out.status.success() {
@@ -136,6 +145,11 @@ impl PrivateBroker {
     /// The bootstrap address, `host:port`.
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap
+    }
+
+    /// The broker's directory (data, log, and with `--security ssl|sasl_ssl` the `tls/` files).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// Kills the broker process with SIGKILL: no clean shutdown, like a crash.
@@ -186,8 +200,9 @@ impl Drop for PrivateBroker {
     }
 }
 
-/// A port `p` such that `p` and `p + 1` (the KRaft controller port) are both free.
-fn free_port_pair() -> Result<u16, TestkitError> {
+/// A port `p` such that `p`, `p + 1` (the KRaft controller port) and `p + 2` (the inter-broker
+/// port of a secured broker) are all free.
+fn free_port_triple() -> Result<u16, TestkitError> {
     for _ in 0..50 {
         let l = TcpListener::bind("127.0.0.1:0")
             .map_err(|e| TestkitError::Broker(format!("cannot bind a local port: {e}")))?;
@@ -195,9 +210,14 @@ fn free_port_pair() -> Result<u16, TestkitError> {
             .local_addr()
             .map_err(|e| TestkitError::Broker(format!("local_addr: {e}")))?
             .port();
-        if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+        if port < u16::MAX - 1
+            && TcpListener::bind(("127.0.0.1", port + 1)).is_ok()
+            && TcpListener::bind(("127.0.0.1", port + 2)).is_ok()
+        {
             return Ok(port);
         }
     }
-    Err(TestkitError::Broker("no free pair of local ports".into()))
+    Err(TestkitError::Broker(
+        "no three free consecutive local ports".into(),
+    ))
 }

@@ -14,6 +14,7 @@ use kafka_proto::{decode_response, Message, Request};
 
 use super::connection::{BoxedTransport, BrokerConnection, ConnectionError};
 use super::error::ClientError;
+use crate::options::SaslSettings;
 
 /// Opens the byte stream to a broker: plain TCP here; TLS wraps it (security settings).
 pub trait Connector: Send + Sync + fmt::Debug {
@@ -68,6 +69,8 @@ pub struct ConnectionSettings {
     pub request_timeout: Duration,
     /// Largest response frame accepted (`receive.message.max.bytes`).
     pub max_response_bytes: usize,
+    /// SASL credentials: when set, every connection authenticates right after ApiVersions.
+    pub sasl: Option<SaslSettings>,
 }
 
 /// A connected broker with negotiated API versions.
@@ -83,7 +86,8 @@ pub struct Broker {
 const API_VERSIONS_FIRST: i16 = 3;
 
 impl Broker {
-    /// Connects to `host:port` through `connector` and negotiates API versions.
+    /// Connects to `host:port` through `connector`, negotiates API versions and, with
+    /// `settings.sasl`, authenticates.
     pub async fn connect(
         connector: &dyn Connector,
         host: &str,
@@ -99,8 +103,17 @@ impl Broker {
             settings.max_response_bytes,
         );
         let api_versions = negotiate(&conn, settings.request_timeout).await?;
+        let versions = NegotiatedVersions::from_response(&api_versions);
+        if let Some(sasl) = &settings.sasl {
+            if let Err(e) =
+                super::sasl::authenticate(&conn, &versions, sasl, settings.request_timeout).await
+            {
+                conn.close(format!("SASL authentication failed: {e}"));
+                return Err(e);
+            }
+        }
         Ok(Broker {
-            versions: NegotiatedVersions::from_response(&api_versions),
+            versions,
             api_versions,
             conn,
             request_timeout: settings.request_timeout,

@@ -84,6 +84,7 @@ impl ClusterSettings {
                 client_id: settings.client_id.clone(),
                 request_timeout: settings.socket_timeout,
                 max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+                sasl: settings.security.sasl.clone(),
             },
             reconnect_backoff: settings.reconnect_backoff,
             reconnect_backoff_max: settings.reconnect_backoff_max,

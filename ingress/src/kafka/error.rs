@@ -98,6 +98,13 @@ pub enum ClientError {
         /// The node id.
         node_id: i32,
     },
+    /// The TLS settings cannot be used (unreadable CA/certificate/key, bad PEM, wrong key
+    /// password).
+    #[error("TLS configuration error: {reason}")]
+    TlsConfig {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl ClientError {

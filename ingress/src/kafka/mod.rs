@@ -12,9 +12,12 @@ pub mod fetcher;
 pub mod group;
 pub mod metadata;
 pub mod offsets;
+pub mod sasl;
+pub mod tls;
 
 pub use broker::{Broker, ConnectionSettings, Connector, TcpConnector};
 pub use cluster::{Cluster, ClusterSettings, ConnectionPurpose};
 pub use connection::{BrokerConnection, ConnectionError};
 pub use error::ClientError;
 pub use metadata::{BrokerInfo, NodeId, PartitionLeader, PartitionMetadata, TopicMetadata};
+pub use tls::{connector_for, TlsConnector};

@@ -1,0 +1,347 @@
+//! SASL and TLS against real Apache Kafka brokers started by `scripts/kafka.sh --security`.
+//!
+//! Each test starts its own broker (always Apache Kafka, whatever `KAFKA_BROKER` says: tansu is
+//! started plaintext only) and runs several checks on it, so only three brokers start. Settings
+//! come from librdkafka option names through `options::resolve`, as in production.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed step should panic
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use ingress::config::ClusterConfig;
+use ingress::kafka::{connector_for, Broker, ClientError, ConnectionSettings};
+use ingress::options::resolve;
+use kafka_proto::messages::metadata::MetadataRequest;
+use testkit::{BrokerKind, PrivateBroker};
+
+/// librdkafka options as (name, value) pairs.
+type Options<'a> = Vec<(&'a str, &'a str)>;
+
+const USER: &str = "ingress";
+const PASSWORD: &str = "ingress-secret";
+
+/// Connects to `host:port` with the given librdkafka options and sends Metadata.
+async fn metadata_with(host: &str, port: u16, options: &[(&str, &str)]) -> Result<(), ClientError> {
+    let cluster = ClusterConfig {
+        name: "secure".into(),
+        brokers: vec![format!("{host}:{port}")],
+        options: options
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    let resolved = resolve(&cluster, &BTreeMap::new(), "security-test").expect("options resolve");
+    let security = resolved.settings.security;
+    let connector = connector_for(&security, Duration::from_secs(5))?;
+    let settings = ConnectionSettings {
+        client_id: "kafka-ingress-security-test".into(),
+        request_timeout: Duration::from_secs(10),
+        max_response_bytes: 100 << 20,
+        sasl: security.sasl,
+    };
+    let broker = Broker::connect(connector.as_ref(), host, port, &settings).await?;
+    let md = broker.request(&MetadataRequest::default()).await?;
+    assert_eq!(md.brokers.len(), 1, "one broker listed");
+    // The advertised client listener (the forwarder's port differs, the host does not).
+    assert_eq!(
+        md.brokers[0].host, "127.0.0.1",
+        "advertised client listener"
+    );
+    Ok(())
+}
+
+fn start(args: &[&str]) -> (PrivateBroker, u16) {
+    let t = Instant::now();
+    let broker = PrivateBroker::start_with(BrokerKind::Kafka, args).expect("secured broker starts");
+    eprintln!("broker {args:?} started in {:?}", t.elapsed());
+    let port = broker
+        .bootstrap()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    (broker, port)
+}
+
+/// Forwards connections on `listen_host` (a free port, returned) to the broker on 127.0.0.1.
+async fn forward(listen_host: &str, broker_port: u16) -> u16 {
+    let listener = tokio::net::TcpListener::bind((listen_host, 0))
+        .await
+        .expect("bind the forwarder");
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut outbound) =
+                    tokio::net::TcpStream::connect(("127.0.0.1", broker_port)).await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Runs `f`, prints how long it took, and returns its result.
+async fn timed<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    let t = Instant::now();
+    let out = f.await;
+    eprintln!("{what}: {:?}", t.elapsed());
+    out
+}
+
+fn assert_auth_error(err: ClientError, port: u16, want: &[&str]) {
+    let text = err.to_string();
+    assert!(
+        matches!(err, ClientError::Authentication { .. }),
+        "not an authentication error: {text}"
+    );
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}")),
+        "names the broker: {text}"
+    );
+    for w in want {
+        assert!(text.contains(w), "{w:?} missing in: {text}");
+    }
+    assert!(!text.contains(PASSWORD), "no password in: {text}");
+}
+
+#[tokio::test]
+async fn sasl_plaintext_plain_and_scram() {
+    let (_broker, port) = start(&["--security", "sasl"]);
+    for mechanism in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        let options = [
+            ("security.protocol", "sasl_plaintext"),
+            ("sasl.mechanism", mechanism),
+            ("sasl.username", USER),
+            ("sasl.password", PASSWORD),
+        ];
+        timed(
+            &format!("{mechanism}: connect + Metadata"),
+            metadata_with("127.0.0.1", port, &options),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{mechanism}: {e}"));
+    }
+
+    for (mechanism, user) in [
+        ("PLAIN", USER),
+        ("SCRAM-SHA-256", USER),
+        ("SCRAM-SHA-512", USER),
+        ("SCRAM-SHA-512", "nobody,=x"),
+    ] {
+        let options = [
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanisms", mechanism),
+            ("sasl.username", user),
+            ("sasl.password", "wrong-password"),
+        ];
+        let t = Instant::now();
+        let err = metadata_with("127.0.0.1", port, &options)
+            .await
+            .expect_err("a wrong password is refused");
+        eprintln!(
+            "{mechanism} wrong password ({user}) refused in {:?}: {err}",
+            t.elapsed()
+        );
+        assert!(t.elapsed() < Duration::from_secs(5), "fails fast");
+        // The broker's own message, e.g. "Authentication failed: Invalid username or password".
+        assert_auth_error(err, port, &[mechanism, "Authentication failed"]);
+    }
+
+    // Without SASL the broker answers ApiVersions but then drops the connection.
+    let err = metadata_with("127.0.0.1", port, &[])
+        .await
+        .expect_err("an unauthenticated Metadata is refused");
+    eprintln!("plaintext client on a SASL listener: {err}");
+}
+
+#[tokio::test]
+async fn tls_ca_mutual_tls_and_untrusted_ca() {
+    let (broker, port) = start(&["--security", "ssl"]);
+    let tls = broker.dir().join("tls");
+    let path = |f: &str| tls.join(f).to_str().unwrap().to_owned();
+    let (ca, cert, key, enc_key) = (
+        path("ca.pem"),
+        path("client.pem"),
+        path("client.key"),
+        path("client.enc.key"),
+    );
+    let ca_pem = std::fs::read_to_string(&ca).unwrap();
+
+    let ok_cases: Vec<(&str, &str, Options)> = vec![
+        (
+            "CA file, IP address",
+            "127.0.0.1",
+            vec![("ssl.ca.location", &ca)],
+        ),
+        (
+            "CA file, host name",
+            "localhost",
+            vec![("ssl.ca.location", &ca)],
+        ),
+        (
+            "CA directory",
+            "127.0.0.1",
+            vec![("ssl.ca.location", tls.to_str().unwrap())],
+        ),
+        ("inline CA", "localhost", vec![("ssl.ca.pem", &ca_pem)]),
+        (
+            "no host name check",
+            "localhost",
+            vec![
+                ("ssl.ca.location", &ca),
+                ("ssl.endpoint.identification.algorithm", "none"),
+            ],
+        ),
+        (
+            "mutual TLS",
+            "127.0.0.1",
+            vec![
+                ("ssl.ca.location", &ca),
+                ("ssl.certificate.location", &cert),
+                ("ssl.key.location", &key),
+            ],
+        ),
+        (
+            "mutual TLS, encrypted PKCS#8 key",
+            "127.0.0.1",
+            vec![
+                ("ssl.ca.location", &ca),
+                ("ssl.certificate.location", &cert),
+                ("ssl.key.location", &enc_key),
+                ("ssl.key.password", PASSWORD),
+            ],
+        ),
+        (
+            "verification disabled",
+            "127.0.0.1",
+            vec![("enable.ssl.certificate.verification", "false")],
+        ),
+    ];
+    for (what, host, extra) in ok_cases {
+        let mut options = vec![("security.protocol", "ssl")];
+        options.extend(extra);
+        timed(
+            &format!("TLS {what}: connect + Metadata"),
+            metadata_with(host, port, &options),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("TLS {what}: {e}"));
+    }
+
+    // A name the certificate does not carry (127.0.0.2, forwarded to the broker): refused
+    // with https, accepted with `none` because the chain is still good.
+    let forward_port = forward("127.0.0.2", port).await;
+    let err = metadata_with(
+        "127.0.0.2",
+        forward_port,
+        &[("security.protocol", "ssl"), ("ssl.ca.location", &ca)],
+    )
+    .await
+    .expect_err("a host name mismatch is refused");
+    eprintln!("host name mismatch: {err}");
+    assert!(
+        err.to_string().contains("not valid for name \"127.0.0.2\""),
+        "{err}"
+    );
+    assert!(err.to_string().contains("does not name this host"), "{err}");
+    timed(
+        "TLS host name mismatch with identification none",
+        metadata_with(
+            "127.0.0.2",
+            forward_port,
+            &[
+                ("security.protocol", "ssl"),
+                ("ssl.ca.location", &ca),
+                ("ssl.endpoint.identification.algorithm", "none"),
+            ],
+        ),
+    )
+    .await
+    .expect("identification none skips the name check");
+
+    // No CA configured: the system trust store does not know the throwaway CA.
+    let err = metadata_with("127.0.0.1", port, &[("security.protocol", "ssl")])
+        .await
+        .expect_err("an untrusted CA is refused");
+    eprintln!("untrusted CA: {err}");
+    let text = err.to_string();
+    assert!(matches!(err, ClientError::Connection(_)), "{text}");
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(text.contains("UnknownIssuer"), "{text}");
+    assert!(text.contains("not signed by a trusted CA"), "{text}");
+
+    // A wrong key password is a configuration error, before any connection.
+    let err = metadata_with(
+        "127.0.0.1",
+        port,
+        &[
+            ("security.protocol", "ssl"),
+            ("ssl.ca.location", &ca),
+            ("ssl.certificate.location", &cert),
+            ("ssl.key.location", &enc_key),
+            ("ssl.key.password", "wrong"),
+        ],
+    )
+    .await
+    .expect_err("a wrong key password is refused");
+    assert!(matches!(err, ClientError::TlsConfig { .. }), "{err}");
+    assert!(err.to_string().contains("cannot decrypt"), "{err}");
+
+    // TLS client on a TLS listener, but speaking SASL: the broker has no SASL there.
+    let err = metadata_with(
+        "127.0.0.1",
+        port,
+        &[
+            ("security.protocol", "sasl_ssl"),
+            ("ssl.ca.location", &ca),
+            ("sasl.mechanism", "PLAIN"),
+            ("sasl.username", USER),
+            ("sasl.password", PASSWORD),
+        ],
+    )
+    .await
+    .expect_err("SASL on a listener without SASL fails");
+    eprintln!("SASL on an SSL listener: {err}");
+}
+
+#[tokio::test]
+async fn sasl_ssl_scram_over_tls_and_disabled_mechanism() {
+    let (broker, port) = start(&[
+        "--security",
+        "sasl_ssl",
+        "--sasl-mechanisms",
+        "SCRAM-SHA-512",
+    ]);
+    let ca = broker.dir().join("tls/ca.pem").to_str().unwrap().to_owned();
+    let options = |mechanism| {
+        [
+            ("security.protocol", "sasl_ssl"),
+            ("ssl.ca.location", ca.as_str()),
+            ("sasl.mechanism", mechanism),
+            ("sasl.username", USER),
+            ("sasl.password", PASSWORD),
+        ]
+    };
+    timed(
+        "SASL_SSL SCRAM-SHA-512: connect + Metadata",
+        metadata_with("localhost", port, &options("SCRAM-SHA-512")),
+    )
+    .await
+    .expect("SCRAM-SHA-512 over TLS");
+
+    let t = Instant::now();
+    let err = metadata_with("localhost", port, &options("PLAIN"))
+        .await
+        .expect_err("PLAIN is not enabled on this listener");
+    eprintln!("disabled mechanism refused in {:?}: {err}", t.elapsed());
+    let text = err.to_string();
+    assert!(matches!(err, ClientError::Authentication { .. }), "{text}");
+    assert!(text.contains(&format!("localhost:{port}")), "{text}");
+    assert!(text.contains("mechanism PLAIN is not enabled"), "{text}");
+    assert!(text.contains("enabled: SCRAM-SHA-512"), "{text}");
+}
