@@ -256,7 +256,6 @@ async fn node_loop(fetcher: std::sync::Weak<Fetcher>, node: NodeId) {
             let _ = tokio::time::timeout(IDLE_WAIT, changed).await;
             continue;
         }
-        drop(changed);
         let broker = match f.cluster.broker(node, ConnectionPurpose::Fetch).await {
             Ok(b) => b,
             Err(e) => {
