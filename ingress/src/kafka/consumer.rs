@@ -62,8 +62,8 @@ pub enum ConsumerEvent {
 pub struct Consumer {
     fetcher: Arc<Fetcher>,
     done: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
-    close_tx: Option<oneshot::Sender<()>>,
-    driver: Option<JoinHandle<()>>,
+    close_tx: Mutex<Option<oneshot::Sender<()>>>,
+    driver: Mutex<Option<JoinHandle<()>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -140,8 +140,8 @@ impl Consumer {
             Consumer {
                 fetcher,
                 done,
-                close_tx: Some(close_tx),
-                driver: Some(handle),
+                close_tx: Mutex::new(Some(close_tx)),
+                driver: Mutex::new(Some(handle)),
             },
             events_rx,
         )
@@ -167,11 +167,12 @@ impl Consumer {
 
     /// Leaves the group: revokes everything (the engine gets a last `Revoked`), commits and
     /// sends LeaveGroup. The event receiver must keep being read until this returns.
-    pub async fn close(mut self) {
-        if let Some(tx) = self.close_tx.take() {
+    pub async fn close(&self) {
+        if let Some(tx) = lock(&self.close_tx).take() {
             let _ = tx.send(());
         }
-        if let Some(driver) = self.driver.take() {
+        let driver = lock(&self.driver).take();
+        if let Some(driver) = driver {
             let _ = driver.await;
         }
         self.fetcher.shutdown();
@@ -180,7 +181,7 @@ impl Consumer {
 
 impl Drop for Consumer {
     fn drop(&mut self) {
-        if let Some(d) = self.driver.take() {
+        if let Some(d) = lock(&self.driver).take() {
             d.abort();
         }
         self.fetcher.shutdown();

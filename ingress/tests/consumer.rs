@@ -1,0 +1,328 @@
+//! The consumer against a real broker: everything is read once and in order, members of one
+//! group own each partition exactly once and a graceful close hands partitions over at once,
+//! a restart resumes from the committed offsets, and `auto.offset.reset` picks the start.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed step should panic
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ingress::config::ClusterConfig;
+use ingress::kafka::assignor::TopicPartition;
+use ingress::kafka::consumer::{Consumer, ConsumerEvent};
+use ingress::kafka::TcpConnector;
+use ingress::options::{resolve, ConsumerSettings};
+use testkit::{KafkaCluster, TestClient, TestRecord};
+use tokio::sync::mpsc;
+
+fn settings(group: &str, extra: &[(&str, &str)]) -> ConsumerSettings {
+    let cluster = ClusterConfig {
+        name: "test".into(),
+        brokers: vec![KafkaCluster::shared()
+            .expect("broker")
+            .bootstrap()
+            .to_owned()],
+        options: BTreeMap::new(),
+    };
+    let mut opts: BTreeMap<String, String> = BTreeMap::from([
+        ("group.id".to_owned(), group.to_owned()),
+        ("auto.offset.reset".to_owned(), "earliest".to_owned()),
+        ("auto.commit.interval.ms".to_owned(), "200".to_owned()),
+        ("session.timeout.ms".to_owned(), "6000".to_owned()),
+        ("heartbeat.interval.ms".to_owned(), "500".to_owned()),
+        ("fetch.wait.max.ms".to_owned(), "100".to_owned()),
+    ]);
+    for (k, v) in extra {
+        opts.insert((*k).to_owned(), (*v).to_owned());
+    }
+    resolve(&cluster, &opts, group)
+        .expect("valid options")
+        .settings
+}
+
+fn start(settings: &ConsumerSettings, topic: &str) -> (Consumer, mpsc::Receiver<ConsumerEvent>) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    Consumer::start(
+        settings,
+        vec![topic.to_owned()],
+        Arc::new(TcpConnector {
+            connect_timeout: Duration::from_secs(5),
+        }),
+    )
+}
+
+/// What one consumer saw, shared with the test body.
+#[derive(Debug, Default)]
+struct Seen {
+    owned: BTreeSet<TopicPartition>,
+    revoked: usize,
+    values: HashMap<i32, Vec<(i64, String)>>,
+}
+
+/// Drives a consumer's events like a trivial engine: every record is done at once.
+fn drive(consumer: Arc<Consumer>, mut events: mpsc::Receiver<ConsumerEvent>) -> Arc<Mutex<Seen>> {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let out = seen.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = events.recv().await {
+            match ev {
+                ConsumerEvent::Assigned(parts) => {
+                    let mut s = seen.lock().unwrap();
+                    for (tp, _) in parts {
+                        assert!(s.owned.insert(tp), "assigned twice");
+                    }
+                }
+                ConsumerEvent::Revoked { partitions, done } => {
+                    let mut s = seen.lock().unwrap();
+                    for tp in &partitions {
+                        s.owned.remove(tp);
+                    }
+                    s.revoked += partitions.len();
+                    let _ = done.send(());
+                }
+                ConsumerEvent::Records(batch) => {
+                    let mut s = seen.lock().unwrap();
+                    assert!(
+                        s.owned.contains(&batch.partition),
+                        "records of a partition we own"
+                    );
+                    let vals = s.values.entry(batch.partition.partition).or_default();
+                    for r in &batch.records {
+                        vals.push((
+                            r.offset,
+                            String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap(),
+                        ));
+                    }
+                    consumer.mark_done(&batch.partition, batch.next_offset);
+                }
+                ConsumerEvent::PartitionFailed { partition, reason } => {
+                    panic!("{partition:?} failed: {reason}")
+                }
+                ConsumerEvent::Fatal(e) => panic!("consumer failed: {e}"),
+            }
+        }
+    });
+    out
+}
+
+async fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn count(seen: &Mutex<Seen>) -> usize {
+    seen.lock().unwrap().values.values().map(Vec::len).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_everything_once_in_order_and_a_restart_resumes_from_commits() {
+    let cluster = KafkaCluster::shared().expect("broker");
+    let client = TestClient::connect(cluster.bootstrap())
+        .await
+        .expect("client");
+    let topic = client.create_topic("consume", 4).await.expect("topic");
+    let records: Vec<TestRecord> = (0..10_000)
+        .map(|i| TestRecord::keyed(&format!("k{}", i % 50), format!("v{i}")))
+        .collect();
+    client
+        .produce_keyed(&topic, 4, records, 1000)
+        .await
+        .expect("produce");
+
+    let group = format!("g-{topic}");
+    let s = settings(&group, &[]);
+    let (consumer, events) = start(&s, &topic);
+    let consumer = Arc::new(consumer);
+    let seen = drive(consumer.clone(), events);
+    wait_for("10 000 records", 60, || count(&seen) >= 10_000).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    {
+        let s = seen.lock().unwrap();
+        assert_eq!(s.owned.len(), 4, "one member owns all partitions");
+        for (p, vals) in &s.values {
+            let offsets: Vec<i64> = vals.iter().map(|(o, _)| *o).collect();
+            let expected: Vec<i64> = (0..offsets.len() as i64).collect();
+            assert_eq!(
+                offsets, expected,
+                "partition {p}: every offset once, in order"
+            );
+        }
+    }
+    assert_eq!(count(&seen), 10_000, "nothing twice");
+    consumer.close().await;
+
+    // A restart with the same group resumes after what was committed.
+    client
+        .produce_keyed(
+            &topic,
+            4,
+            (0..100)
+                .map(|i| TestRecord::keyed("late", format!("late{i}")))
+                .collect(),
+            100,
+        )
+        .await
+        .expect("produce more");
+    let (consumer, events) = start(&s, &topic);
+    let consumer = Arc::new(consumer);
+    let seen = drive(consumer.clone(), events);
+    wait_for("the 100 new records", 30, || count(&seen) >= 100).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let s = seen.lock().unwrap();
+    let all: Vec<&String> = s.values.values().flatten().map(|(_, v)| v).collect();
+    assert_eq!(all.len(), 100, "only records after the committed offsets");
+    assert!(all.iter().all(|v| v.starts_with("late")));
+    drop(s);
+    consumer.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_own_twelve_partitions_exactly_once_and_a_closing_member_hands_over() {
+    for strategy in ["range", "cooperative-sticky"] {
+        let cluster = KafkaCluster::shared().expect("broker");
+        let client = TestClient::connect(cluster.bootstrap())
+            .await
+            .expect("client");
+        let topic = client.create_topic("members", 12).await.expect("topic");
+        let group = format!("g-{topic}");
+        let s = settings(&group, &[("partition.assignment.strategy", strategy)]);
+        let mut members = Vec::new();
+        for _ in 0..3 {
+            let (c, ev) = start(&s, &topic);
+            let c = Arc::new(c);
+            let seen = drive(c.clone(), ev);
+            members.push((c, seen));
+        }
+        let owned =
+            |members: &[(Arc<Consumer>, Arc<Mutex<Seen>>)]| -> Vec<BTreeSet<TopicPartition>> {
+                members
+                    .iter()
+                    .map(|(_, s)| s.lock().unwrap().owned.clone())
+                    .collect()
+            };
+        wait_for(&format!("{strategy}: 4 partitions each"), 60, || {
+            owned(&members).iter().all(|o| o.len() == 4)
+        })
+        .await;
+        let sets = owned(&members);
+        let union: BTreeSet<_> = sets.iter().flatten().cloned().collect();
+        assert_eq!(
+            union.len(),
+            12,
+            "{strategy}: every partition owned exactly once: {sets:?}"
+        );
+
+        let revoked_before: Vec<usize> = members[..2]
+            .iter()
+            .map(|(_, s)| s.lock().unwrap().revoked)
+            .collect();
+        let (leaving, _) = members.pop().unwrap();
+        let started = std::time::Instant::now();
+        leaving.close().await;
+        wait_for(
+            &format!("{strategy}: 6 partitions each after a close"),
+            30,
+            || owned(&members).iter().all(|o| o.len() == 6),
+        )
+        .await;
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(5),
+            "{strategy}: rebalanced at once, not after the session timeout ({took:?})"
+        );
+        let sets = owned(&members);
+        assert!(sets[0].is_disjoint(&sets[1]), "{strategy}: no overlap");
+        let revoked_after: Vec<usize> = members
+            .iter()
+            .map(|(_, s)| s.lock().unwrap().revoked)
+            .collect();
+        if strategy == "cooperative-sticky" {
+            assert_eq!(
+                revoked_after, revoked_before,
+                "cooperative: the members that stay never stop fetching what they keep"
+            );
+        } else {
+            assert!(
+                revoked_after
+                    .iter()
+                    .zip(&revoked_before)
+                    .all(|(a, b)| a > b),
+                "eager: every member gives everything back on a rebalance"
+            );
+        }
+        for (c, _) in members {
+            c.close().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_offset_reset_latest_skips_the_backlog_and_earliest_reads_it() {
+    let cluster = KafkaCluster::shared().expect("broker");
+    let client = TestClient::connect(cluster.bootstrap())
+        .await
+        .expect("client");
+    let topic = client.create_topic("reset", 1).await.expect("topic");
+    client
+        .produce_to(
+            &topic,
+            0,
+            (0..10)
+                .map(|i| TestRecord::keyed("k", format!("old{i}")))
+                .collect(),
+        )
+        .await
+        .expect("backlog");
+
+    for (reset, alias) in [("latest", "largest"), ("earliest", "smallest")] {
+        let s = settings(
+            &format!("g-{topic}-{reset}"),
+            &[("auto.offset.reset", alias)],
+        );
+        let (c, ev) = start(&s, &topic);
+        let c = Arc::new(c);
+        let seen = drive(c.clone(), ev);
+        wait_for("assignment", 30, || seen.lock().unwrap().owned.len() == 1).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        client
+            .produce_to(
+                &topic,
+                0,
+                vec![TestRecord::keyed("k", format!("new-{reset}"))],
+            )
+            .await
+            .expect("new record");
+        wait_for("the new record", 30, || {
+            seen.lock()
+                .unwrap()
+                .values
+                .values()
+                .flatten()
+                .any(|(_, v)| v == &format!("new-{reset}"))
+        })
+        .await;
+        let n_old = seen
+            .lock()
+            .unwrap()
+            .values
+            .values()
+            .flatten()
+            .filter(|(_, v)| v.starts_with("old"))
+            .count();
+        match reset {
+            "latest" => assert_eq!(n_old, 0, "latest skips the backlog"),
+            _ => assert_eq!(n_old, 10, "earliest reads the backlog"),
+        }
+        c.close().await;
+    }
+}
