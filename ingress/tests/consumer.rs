@@ -178,11 +178,16 @@ async fn reads_everything_once_in_order_and_a_restart_resumes_from_commits() {
     let seen = drive(consumer.clone(), events);
     wait_for("the 100 new records", 30, || count(&seen) >= 100).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let s = seen.lock().unwrap();
-    let all: Vec<&String> = s.values.values().flatten().map(|(_, v)| v).collect();
+    let all: Vec<String> = {
+        let s = seen.lock().unwrap();
+        s.values
+            .values()
+            .flatten()
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
     assert_eq!(all.len(), 100, "only records after the committed offsets");
     assert!(all.iter().all(|v| v.starts_with("late")));
-    drop(s);
     consumer.close().await;
 }
 
