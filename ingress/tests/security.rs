@@ -51,6 +51,72 @@ async fn metadata_with(host: &str, port: u16, options: &[(&str, &str)]) -> Resul
     Ok(())
 }
 
+/// Consumes three records end to end with the [`Consumer`] over the secured listener (the
+/// topic is created and filled through the broker's internal PLAINTEXT listener on port+2).
+async fn consume_with(host: &str, port: u16, options: &[(&str, &str)]) {
+    use ingress::kafka::consumer::{Consumer, ConsumerEvent};
+    use testkit::{TestClient, TestRecord};
+
+    let admin = TestClient::connect(&format!("127.0.0.1:{}", port + 2))
+        .await
+        .expect("internal plaintext listener");
+    let topic = admin.create_topic("secure", 1).await.expect("topic");
+    let values = ["s1", "s2", "s3"];
+    admin
+        .produce_to(
+            &topic,
+            0,
+            values.iter().map(|v| TestRecord::keyed("k", *v)).collect(),
+        )
+        .await
+        .expect("produce");
+    let cluster = ClusterConfig {
+        name: "secure".into(),
+        brokers: vec![format!("{host}:{port}")],
+        options: options
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    let sub = BTreeMap::from([("auto.offset.reset".to_owned(), "earliest".to_owned())]);
+    let settings = resolve(&cluster, &sub, &format!("g-{topic}"))
+        .expect("options")
+        .settings;
+    let connector = connector_for(&settings.security, Duration::from_secs(5)).expect("connector");
+    let (consumer, mut events) = Consumer::start(&settings, vec![topic.clone()], connector);
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while got.len() < values.len() {
+        let ev = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("records within 30 s")
+            .expect("consumer running");
+        match ev {
+            ConsumerEvent::Records(batch) => {
+                for r in &batch.records {
+                    got.push(String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap());
+                }
+                consumer.mark_done(&batch.partition, batch.next_offset);
+            }
+            ConsumerEvent::Revoked { done, .. } => {
+                let _ = done.send(());
+            }
+            ConsumerEvent::Fatal(e) => panic!("consumer failed: {e}"),
+            _ => {}
+        }
+    }
+    assert_eq!(got, values, "consumed over the secured listener");
+    let closing = tokio::spawn(async move {
+        while let Some(ev) = events.recv().await {
+            if let ConsumerEvent::Revoked { done, .. } = ev {
+                let _ = done.send(());
+            }
+        }
+    });
+    consumer.close().await;
+    closing.abort();
+}
+
 fn start(args: &[&str]) -> (PrivateBroker, u16) {
     let t = Instant::now();
     let broker = PrivateBroker::start_with(BrokerKind::Kafka, args).expect("secured broker starts");
@@ -125,6 +191,13 @@ async fn sasl_plaintext_plain_and_scram() {
         )
         .await
         .unwrap_or_else(|e| panic!("{mechanism}: {e}"));
+        if mechanism != "SCRAM-SHA-256" {
+            timed(
+                &format!("{mechanism}: consume"),
+                consume_with("127.0.0.1", port, &options),
+            )
+            .await;
+        }
     }
 
     for (mechanism, user) in [
@@ -231,6 +304,13 @@ async fn tls_ca_mutual_tls_and_untrusted_ca() {
         )
         .await
         .unwrap_or_else(|e| panic!("TLS {what}: {e}"));
+        if what == "CA file, host name" || what == "mutual TLS" {
+            timed(
+                &format!("TLS {what}: consume"),
+                consume_with(host, port, &options),
+            )
+            .await;
+        }
     }
 
     // A name the certificate does not carry (127.0.0.2, forwarded to the broker): refused
@@ -333,6 +413,11 @@ async fn sasl_ssl_scram_over_tls_and_disabled_mechanism() {
     )
     .await
     .expect("SCRAM-SHA-512 over TLS");
+    timed(
+        "SASL_SSL SCRAM-SHA-512: consume",
+        consume_with("localhost", port, &options("SCRAM-SHA-512")),
+    )
+    .await;
 
     let t = Instant::now();
     let err = metadata_with("localhost", port, &options("PLAIN"))
