@@ -117,6 +117,65 @@ async fn consume_with(host: &str, port: u16, options: &[(&str, &str)]) {
     closing.abort();
 }
 
+/// Creates a topic and produces a record with rskafka over the secured listener (the
+/// dead-letter producer's path), then reads it back with rskafka too.
+async fn rskafka_with(host: &str, port: u16, options: &[(&str, &str)]) {
+    use ingress::kafka::rskafka_client::rskafka_client_builder;
+    use rskafka::client::partition::{Compression, UnknownTopicHandling};
+    use rskafka::record::Record;
+
+    let cluster = ClusterConfig {
+        name: "secure".into(),
+        brokers: vec![format!("{host}:{port}")],
+        options: options
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    let settings = resolve(&cluster, &BTreeMap::new(), "rskafka")
+        .expect("options")
+        .settings;
+    let client = tokio::time::timeout(
+        Duration::from_secs(20),
+        rskafka_client_builder(&settings).expect("builder").build(),
+    )
+    .await
+    .expect("rskafka connects in time")
+    .expect("rskafka connects over the secured listener");
+    let topic = format!("rskafka-secure-{}", rand_suffix());
+    client
+        .controller_client()
+        .expect("controller")
+        .create_topic(&topic, 1, 1, 10_000)
+        .await
+        .expect("create topic over the secured listener");
+    let pc = client
+        .partition_client(&topic, 0, UnknownTopicHandling::Retry)
+        .await
+        .expect("partition client");
+    let record = Record {
+        key: Some(b"k".to_vec()),
+        value: Some(b"dead-letter".to_vec()),
+        headers: Default::default(),
+        timestamp: chrono::Utc::now(),
+    };
+    pc.produce(vec![record], Compression::NoCompression)
+        .await
+        .expect("produce");
+    let (records, _) = pc.fetch_records(0, 1..100_000, 1_000).await.expect("fetch");
+    assert_eq!(
+        records[0].record.value.as_deref(),
+        Some(b"dead-letter".as_slice())
+    );
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
+}
+
 fn start(args: &[&str]) -> (PrivateBroker, u16) {
     let t = Instant::now();
     let broker = PrivateBroker::start_with(BrokerKind::Kafka, args).expect("secured broker starts");
@@ -416,6 +475,11 @@ async fn sasl_ssl_scram_over_tls_and_disabled_mechanism() {
     timed(
         "SASL_SSL SCRAM-SHA-512: consume",
         consume_with("localhost", port, &options("SCRAM-SHA-512")),
+    )
+    .await;
+    timed(
+        "SASL_SSL SCRAM-SHA-512: rskafka produce + fetch",
+        rskafka_with("localhost", port, &options("SCRAM-SHA-512")),
     )
     .await;
 

@@ -12,6 +12,7 @@ pub mod fetcher;
 pub mod group;
 pub mod metadata;
 pub mod offsets;
+pub mod rskafka_client;
 pub mod sasl;
 pub mod tls;
 

@@ -75,6 +75,12 @@ fn config_error(reason: impl Into<String>) -> ClientError {
 }
 
 impl TlsConnector {
+    /// The rustls client configuration, shared with rskafka's connections (dead-letter
+    /// producer, topic admin) so both speak TLS with the same trust and client identity.
+    pub fn client_config(&self) -> Arc<ClientConfig> {
+        self.config.clone()
+    }
+
     /// Builds a TLS connector from the `ssl.*` settings; reads the CA, certificate and key
     /// files now, so a bad path or key fails here rather than on every connect.
     pub fn new(tcp: TcpConnector, settings: &TlsSettings) -> Result<TlsConnector, ClientError> {
