@@ -612,20 +612,3 @@ fn read_committed_handles_a_producer_aborting_twice() {
     ];
     assert_eq!(visible(&batches, &aborted), vec!["b", "d"]);
 }
-
-/// Writes seed inputs for the `record_batch` fuzz target (one batch set per codec, plus
-/// transactional markers) to `$KAFKA_PROTO_FUZZ_SEED_DIR`. Run with `--ignored`.
-#[test]
-#[ignore = "writes fuzz seeds when KAFKA_PROTO_FUZZ_SEED_DIR is set"]
-fn write_fuzz_seeds() {
-    let Ok(dir) = std::env::var("KAFKA_PROTO_FUZZ_SEED_DIR") else {
-        return;
-    };
-    std::fs::create_dir_all(&dir).unwrap();
-    for codec in Compression::ALL {
-        let wire = encode_all(&[sample_batch(0, 4, codec), sample_batch(4, 2, codec)]);
-        std::fs::write(format!("{dir}/seed-{codec}"), &wire).unwrap();
-    }
-    let wire = encode_all(&[txn_batch(0, 1, "a"), marker(1, 1, ControlRecordType::Abort)]);
-    std::fs::write(format!("{dir}/seed-txn"), &wire).unwrap();
-}
