@@ -289,7 +289,14 @@ async fn auto_offset_reset_latest_skips_the_backlog_and_earliest_reads_it() {
         .await
         .expect("backlog");
 
-    for (reset, alias) in [("latest", "largest"), ("earliest", "smallest")] {
+    // tansu 0.6 answers ListOffsets(latest) with the last batch's base offset + 1 instead of
+    // the log end offset (10 records in one batch -> 1), so "latest" cannot be checked there.
+    let cases: &[(&str, &str)] = if std::env::var("KAFKA_BROKER").as_deref() == Ok("tansu") {
+        &[("earliest", "smallest")]
+    } else {
+        &[("latest", "largest"), ("earliest", "smallest")]
+    };
+    for &(reset, alias) in cases {
         let s = settings(
             &format!("g-{topic}-{reset}"),
             &[("auto.offset.reset", alias)],
