@@ -26,7 +26,7 @@ log "installing confluent-kafka $CONFLUENT_KAFKA_VERSION from PyPI into $VENV"
 mkdir -p "$CACHE"
 work="$VENV.tmp.$$"
 rm -rf "$work"
-python3 -m venv "$work" || die "python3 -m venv failed (apt-get install python3-venv)"
+python3 -m venv "$work" || { rm -rf "$work"; die "python3 -m venv failed (apt-get install python3-venv)"; }
 "$work/bin/pip" install -q --disable-pip-version-check "confluent-kafka==$CONFLUENT_KAFKA_VERSION" \
   || { rm -rf "$work"; die "pip could not install confluent-kafka==$CONFLUENT_KAFKA_VERSION"; }
 rm -rf "$VENV"
