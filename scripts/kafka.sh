@@ -412,7 +412,8 @@ main() {
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
     status) cmd_status "$@" ;;
-    run-class) run_class "$@" ;;
+    # exec: the JVM replaces this script, so whoever started it can stop it by its pid.
+    run-class) install_kafka; exec java -Xmx256m -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.yaml" -cp "$(classpath)" "$@" ;;
     classpath) install_kafka; classpath ;;
     version) echo "$KAFKA_VERSION" ;;
     *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;

@@ -29,6 +29,12 @@ if [[ -z "${KAFKA_BOOTSTRAP:-}" ]]; then
   KAFKA_BOOTSTRAP="$(scripts/kafka.sh start --broker "${KAFKA_BROKER:-kafka}" --port "$port" --dir "$started_dir" --owner-pid $$ | tail -1)"
   export KAFKA_BOOTSTRAP
 fi
+# The interop tests run librdkafka (PyPI confluent-kafka) beside our consumer.
+if [[ -z "${KAFKA_INGRESS_PYTHON:-}" ]]; then
+  KAFKA_INGRESS_PYTHON="$(scripts/python-deps.sh | tail -1)"
+fi
+export KAFKA_INGRESS_PYTHON
+
 echo "test.sh: testing against the broker at $KAFKA_BOOTSTRAP (${KAFKA_BROKER:-kafka})"
 
 cargo test --workspace "$@"

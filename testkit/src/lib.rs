@@ -4,10 +4,12 @@
 pub mod broker;
 pub mod client;
 pub mod handler;
+pub mod interop;
 
 pub use broker::{BrokerKind, KafkaCluster, PrivateBroker};
 pub use client::{ReadRecord, TestClient, TestRecord};
 pub use handler::{Behaviour, RecordedRequest, RecordingHandler};
+pub use interop::{JavaConsoleConsumer, RdkafkaMember};
 
 /// Why a testkit operation failed.
 #[derive(Debug, Clone, thiserror::Error)]

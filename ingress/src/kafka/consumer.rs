@@ -130,6 +130,7 @@ impl Consumer {
             member,
             coordinator: None,
             committed: BTreeMap::new(),
+            unstarted: Vec::new(),
             heartbeat_interval: settings.heartbeat_interval,
             auto_commit_interval: settings.auto_commit_interval,
             auto_offset_reset: settings.auto_offset_reset,
@@ -201,6 +202,9 @@ struct Driver {
     coordinator: Option<Arc<Broker>>,
     /// What was last committed per partition, to commit only what moved.
     committed: BTreeMap<TopicPartition, i64>,
+    /// Partitions the group gave us whose start could not be set up yet (OffsetFetch or
+    /// ListOffsets failed after SyncGroup): retried until they are handed to the engine.
+    unstarted: Vec<TopicPartition>,
     heartbeat_interval: Duration,
     auto_commit_interval: Option<Duration>,
     auto_offset_reset: AutoOffsetReset,
@@ -246,6 +250,16 @@ impl Driver {
                 }
                 continue;
             }
+            if !self.unstarted.is_empty() {
+                if let Err(Step::Fatal(e)) = self.start_unstarted().await {
+                    return Err(e);
+                }
+            }
+            let retry_at = if self.unstarted.is_empty() {
+                Instant::now() + Duration::from_secs(3600)
+            } else {
+                Instant::now() + GROUP_RETRY_BACKOFF
+            };
             let commit_at =
                 next_commit.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
@@ -257,6 +271,7 @@ impl Driver {
                         return Err(e);
                     }
                 }
+                _ = tokio::time::sleep_until(retry_at) => {}
                 _ = tokio::time::sleep_until(commit_at) => {
                     next_commit = self.auto_commit_interval.map(|i| Instant::now() + i);
                     if let Err(e) = self.commit(None).await {
@@ -302,6 +317,7 @@ impl Driver {
             let owned = self.member.owned().to_vec();
             self.revoke(owned, true).await;
             self.member.revoke_all();
+            self.unstarted.clear();
         }
         let coordinator = self.coordinator().await?;
         let joined = match self.member.join(&coordinator).await {
@@ -343,8 +359,28 @@ impl Driver {
             self.member.request_rejoin();
         }
         if !added.is_empty() {
-            self.assign(&coordinator, added).await?;
+            // The group already counts these as ours: if their start cannot be set up now,
+            // keep them and retry, instead of owning partitions nobody fetches.
+            self.unstarted.extend(added);
+            if let Err(e) = self.start_unstarted().await {
+                if let Step::Fatal(e) = e {
+                    return Err(Step::Fatal(e));
+                }
+                tracing::warn!(
+                    count = self.unstarted.len(),
+                    "could not start assigned partitions; retrying"
+                );
+            }
         }
+        Ok(())
+    }
+
+    /// Hands the assigned-but-unstarted partitions to the engine and the fetcher.
+    async fn start_unstarted(&mut self) -> Result<(), Step> {
+        let coordinator = self.coordinator().await?;
+        let added = self.unstarted.clone();
+        self.assign(&coordinator, added).await?;
+        self.unstarted.clear();
         Ok(())
     }
 
@@ -437,6 +473,7 @@ impl Driver {
     /// Stops fetching `partitions`, lets the engine drain them, and (when `commit`) commits
     /// their final offsets.
     async fn revoke(&mut self, partitions: Vec<TopicPartition>, commit: bool) {
+        self.unstarted.retain(|tp| !partitions.contains(tp));
         for tp in &partitions {
             self.fetcher.remove(tp);
         }
@@ -520,6 +557,7 @@ impl Driver {
                 // Our partitions are already someone else's: stop without committing.
                 tracing::warn!(%code, "group membership lost; rejoining");
                 let owned: Vec<TopicPartition> = self.fetcher.partitions();
+                self.unstarted.clear();
                 self.revoke(owned, false).await;
                 Ok(())
             }
@@ -570,6 +608,7 @@ impl Driver {
 
 fn classify(e: ClientError) -> Step {
     if e.is_retriable() {
+        tracing::debug!(%e, "retriable group error");
         Step::Retry
     } else {
         Step::Fatal(e)
