@@ -340,13 +340,25 @@ async fn node_loop(fetcher: std::sync::Weak<Fetcher>, node: NodeId) {
                         .cloned()
                         .collect()
                 } else {
-                    set.batches
+                    // Move the decoded records out of their batches instead of cloning them:
+                    // a clone costs two refcount updates (key, value) and a header Vec copy
+                    // per record, and the originals are dropped right after anyway.
+                    let total = set
+                        .batches
                         .iter()
                         .filter(|b| !b.is_control)
-                        .flat_map(|b| b.records.iter())
-                        .filter(|r| r.offset >= asked.offset)
-                        .cloned()
-                        .collect()
+                        .map(|b| b.records.len())
+                        .sum();
+                    let mut records = Vec::with_capacity(total);
+                    for batch in set.batches.into_iter().filter(|b| !b.is_control) {
+                        records.extend(
+                            batch
+                                .records
+                                .into_iter()
+                                .filter(|r| r.offset >= asked.offset),
+                        );
+                    }
+                    records
                 };
                 if !f.advance(&tp, epoch, asked.offset, next) {
                     continue;
