@@ -376,6 +376,28 @@ async fn a_killed_broker_fails_requests_within_the_socket_timeout() {
         .await
         .expect("fetch connection");
 
+    // Right after creation the partition may still answer NOT_LEADER_OR_FOLLOWER at once
+    // (seen on a loaded machine); wait until a fetch is served, so the long poll below
+    // really waits on the broker.
+    let mut ready = false;
+    for _ in 0..100 {
+        let resp = fetch
+            .request(&long_poll(&topic, md.topic_id, 0, 10))
+            .await
+            .expect("short fetch");
+        if resp
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .all(|p| p.error_code == 0)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the partition never became fetchable");
+
     // A long poll is in flight when the broker dies.
     let request = long_poll(&topic, md.topic_id, 0, 4_000);
     let poll = tokio::spawn(async move { fetch.request(&request).await });
