@@ -7,7 +7,7 @@ use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
 use super::broker::TcpConnector;
 use super::error::ClientError;
 use super::tls::TlsConnector;
-use crate::options::{ConsumerSettings, EndpointIdentification, SaslMechanism, TlsSettings};
+use crate::options::{ConsumerSettings, SaslMechanism};
 
 /// A rskafka client builder for the cluster `settings` describe.
 pub fn rskafka_client_builder(settings: &ConsumerSettings) -> Result<ClientBuilder, ClientError> {
@@ -15,15 +15,7 @@ pub fn rskafka_client_builder(settings: &ConsumerSettings) -> Result<ClientBuild
     let mut builder = ClientBuilder::new(bootstrap).client_id(settings.client_id.clone());
     let security = &settings.security;
     if security.protocol.uses_tls() {
-        let tls = security.tls.clone().unwrap_or(TlsSettings {
-            ca_location: None,
-            ca_pem: None,
-            certificate_location: None,
-            key_location: None,
-            key_password: None,
-            endpoint_identification: EndpointIdentification::Https,
-            verify_certificates: true,
-        });
+        let tls = security.tls.clone().unwrap_or_default();
         let connector = TlsConnector::new(
             TcpConnector {
                 connect_timeout: settings.socket_timeout,

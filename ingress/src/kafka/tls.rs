@@ -56,15 +56,7 @@ pub fn connector_for(
     if !security.protocol.uses_tls() {
         return Ok(Arc::new(tcp));
     }
-    let tls = security.tls.clone().unwrap_or(TlsSettings {
-        ca_location: None,
-        ca_pem: None,
-        certificate_location: None,
-        key_location: None,
-        key_password: None,
-        endpoint_identification: EndpointIdentification::Https,
-        verify_certificates: true,
-    });
+    let tls = security.tls.clone().unwrap_or_default();
     Ok(Arc::new(TlsConnector::new(tcp, &tls)?))
 }
 

@@ -512,6 +512,21 @@ pub struct TlsSettings {
     pub verify_certificates: bool,
 }
 
+impl Default for TlsSettings {
+    /// librdkafka's defaults: system CA store, no client certificate, hostname verification.
+    fn default() -> Self {
+        TlsSettings {
+            ca_location: None,
+            ca_pem: None,
+            certificate_location: None,
+            key_location: None,
+            key_password: None,
+            endpoint_identification: EndpointIdentification::Https,
+            verify_certificates: true,
+        }
+    }
+}
+
 /// How to connect and authenticate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecuritySettings {
