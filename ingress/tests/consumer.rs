@@ -338,3 +338,44 @@ async fn auto_offset_reset_latest_skips_the_backlog_and_earliest_reads_it() {
         c.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_offset_reset_error_reports_the_partition_instead_of_guessing() {
+    let cluster = KafkaCluster::shared().expect("broker");
+    let client = TestClient::connect(cluster.bootstrap())
+        .await
+        .expect("client");
+    let topic = client.create_topic("reset-error", 1).await.expect("topic");
+    client
+        .produce_to(&topic, 0, vec![TestRecord::keyed("k", "v")])
+        .await
+        .expect("produce");
+    let s = settings(&format!("g-{topic}"), &[("auto.offset.reset", "error")]);
+    let (consumer, mut events) = start(&s, &topic);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let reason = loop {
+        let ev = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("an event within 30 s")
+            .expect("consumer running");
+        match ev {
+            ConsumerEvent::PartitionFailed { partition, reason } => {
+                assert_eq!(partition, TopicPartition::new(&topic, 0));
+                break reason;
+            }
+            ConsumerEvent::Records(_) => panic!("no record may be delivered without an offset"),
+            ConsumerEvent::Fatal(e) => panic!("consumer failed: {e}"),
+            _ => {}
+        }
+    };
+    assert!(reason.contains("auto.offset.reset=error"), "{reason}");
+    let closing = tokio::spawn(async move {
+        while let Some(ev) = events.recv().await {
+            if let ConsumerEvent::Revoked { done, .. } = ev {
+                let _ = done.send(());
+            }
+        }
+    });
+    consumer.close().await;
+    closing.abort();
+}
