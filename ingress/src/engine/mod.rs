@@ -1,6 +1,7 @@
 //! The delivery engine: fetched records -> partition queues -> dispatcher -> invoker ->
 //! offset tracker -> committer. Each stage is a module with one job.
 
+pub mod invocation;
 pub mod partition_queue;
 pub mod retry;
 pub mod watermark;
