@@ -24,6 +24,8 @@ pub struct RecordedRequest {
     pub method: String,
     /// Request path, e.g. `/Greeter/greet` or `/Counter/my-key/add`.
     pub path: String,
+    /// HTTP version the request came in with.
+    pub version: axum::http::Version,
     /// All request headers, names lower-case.
     pub headers: HeaderMap,
     /// The body bytes.
@@ -242,6 +244,7 @@ async fn record(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let mut rec = RecordedRequest {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
+        version: parts.version,
         headers: parts.headers,
         body,
         arrived,

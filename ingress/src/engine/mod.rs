@@ -2,6 +2,7 @@
 //! offset tracker -> committer. Each stage is a module with one job.
 
 pub mod invocation;
+pub mod invoker;
 pub mod partition_queue;
 pub mod retry;
 pub mod watermark;
