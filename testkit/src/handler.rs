@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio::task::JoinHandle;
 
-use crate::TestkitError;
+use crate::{lock, TestkitError};
 
 /// One request the handler received.
 #[derive(Debug, Clone)]
@@ -220,11 +220,6 @@ impl Drop for RecordingHandler {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panicking test thread must not hide the recorded data from the others.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 async fn discover(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {

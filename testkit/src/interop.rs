@@ -13,11 +13,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
 use crate::broker::kafka_script;
-use crate::TestkitError;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::{lock, TestkitError};
 
 /// The Python interpreter with confluent-kafka installed, from `KAFKA_INGRESS_PYTHON`.
 pub fn python() -> Result<PathBuf, TestkitError> {

@@ -24,3 +24,9 @@ pub enum TestkitError {
     #[error("handler: {0}")]
     Handler(String),
 }
+
+/// Locks `m`, recovering the data if a panicking test thread poisoned it, so the recorded
+/// state stays readable by the other tests.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

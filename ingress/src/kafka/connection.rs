@@ -18,6 +18,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, Wr
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::sync::lock;
+
 /// A byte stream to a broker: plain TCP, or TLS over TCP.
 pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
@@ -107,10 +109,6 @@ impl std::fmt::Debug for BrokerConnection {
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl BrokerConnection {

@@ -22,12 +22,14 @@ use tokio::time::Instant;
 use super::assignor::{RebalanceProtocol, TopicPartition};
 use super::broker::{Broker, Connector};
 use super::cluster::{Cluster, ClusterSettings, ConnectionPurpose};
+use super::duration_ms_i32;
 use super::error::ClientError;
 use super::fetch_session::FetchLimits;
 use super::fetcher::{Fetcher, FetcherSettings};
 use super::group::{find_coordinator, GroupMember, HeartbeatOutcome, MemberConfig};
 use super::offsets::{self, CommitIdentity, TopicIds};
 use crate::options::{AutoOffsetReset, ConsumerSettings, IsolationLevel};
+use crate::sync::lock;
 
 pub use super::fetcher::PartitionRecords;
 
@@ -66,10 +68,6 @@ pub struct Consumer {
     driver: Mutex<Option<JoinHandle<()>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Bound of the event channel: a slow engine stops the fetch loops (and, through pause,
 /// the engine stops single partitions before that).
 const EVENT_CHANNEL_CAPACITY: usize = 64;
@@ -96,7 +94,7 @@ impl Consumer {
             cluster.clone(),
             FetcherSettings {
                 limits: FetchLimits {
-                    max_wait_ms: millis(settings.fetch_wait_max),
+                    max_wait_ms: duration_ms_i32(settings.fetch_wait_max),
                     min_bytes: settings.fetch_min_bytes,
                     max_bytes: settings.fetch_max_bytes,
                     isolation_level,
@@ -187,10 +185,6 @@ impl Drop for Consumer {
         }
         self.fetcher.shutdown();
     }
-}
-
-fn millis(d: Duration) -> i32 {
-    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }
 
 struct Driver {
@@ -389,7 +383,7 @@ impl Driver {
         coordinator: &Broker,
         added: Vec<TopicPartition>,
     ) -> Result<(), Step> {
-        let ids = self.topic_ids(&added).await?;
+        let ids = self.topic_ids(&added).await.map_err(classify)?;
         let committed = offsets::fetch_committed(
             coordinator,
             &self.member.config().group_id,
@@ -460,11 +454,11 @@ impl Driver {
         Ok(found.get(tp).copied())
     }
 
-    async fn topic_ids(&self, parts: &[TopicPartition]) -> Result<TopicIds, Step> {
+    async fn topic_ids(&self, parts: &[TopicPartition]) -> Result<TopicIds, ClientError> {
         let mut ids = TopicIds::new();
         let topics: HashSet<&str> = parts.iter().map(|tp| tp.topic.as_str()).collect();
         for t in topics {
-            let md = self.cluster.topic(t).await.map_err(classify)?;
+            let md = self.cluster.topic(t).await?;
             ids.insert(t.to_owned(), md.topic_id);
         }
         Ok(ids)
@@ -522,14 +516,7 @@ impl Driver {
             return Ok(());
         };
         let parts: Vec<TopicPartition> = pending.keys().cloned().collect();
-        let ids = self.topic_ids(&parts).await.map_err(|s| match s {
-            Step::Fatal(e) => e,
-            Step::Retry => ClientError::Protocol {
-                addr: String::new(),
-                api: "OffsetCommit",
-                reason: "topic metadata unavailable".into(),
-            },
-        })?;
+        let ids = self.topic_ids(&parts).await?;
         let who = CommitIdentity {
             group_id: &self.member.config().group_id,
             generation,

@@ -30,6 +30,7 @@ use super::fetch_session::{FetchLimits, FetchSession, PartitionFetch};
 use super::metadata::NodeId;
 use super::offsets;
 use crate::options::AutoOffsetReset;
+use crate::sync::lock;
 
 /// Records of one partition, in offset order.
 #[derive(Debug, Clone)]
@@ -85,10 +86,6 @@ pub struct Fetcher {
     events: mpsc::Sender<ConsumerEvent>,
     tasks: Mutex<HashMap<NodeId, JoinHandle<()>>>,
     planner: Mutex<Option<JoinHandle<()>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// How long an idle loop waits before looking at the table again.

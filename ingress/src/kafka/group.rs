@@ -23,6 +23,7 @@ use kafka_proto::messages::sync_group::{SyncGroupRequest, SyncGroupRequestAssign
 
 use super::assignor::{assignor_by_name, MemberSubscription, RebalanceProtocol, TopicPartition};
 use super::broker::Broker;
+use super::duration_ms_i32;
 use super::error::ClientError;
 
 /// The protocol type every Kafka consumer group uses.
@@ -265,8 +266,8 @@ impl GroupMember {
         for _ in 0..=MAX_MEMBER_ID_ROUND_TRIPS {
             let req = JoinGroupRequest {
                 group_id: self.config.group_id.clone(),
-                session_timeout_ms: millis(self.config.session_timeout),
-                rebalance_timeout_ms: millis(self.config.rebalance_timeout),
+                session_timeout_ms: duration_ms_i32(self.config.session_timeout),
+                rebalance_timeout_ms: duration_ms_i32(self.config.rebalance_timeout),
                 member_id: self.member_id.clone(),
                 group_instance_id: self.config.group_instance_id.clone(),
                 protocol_type: CONSUMER_PROTOCOL_TYPE.to_owned(),
@@ -500,10 +501,6 @@ fn broker_error(broker: &Broker, api: &'static str, code: ErrorCode) -> ClientEr
         code,
         message: None,
     }
-}
-
-fn millis(d: Duration) -> i32 {
-    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }
 
 /// Groups topic-partitions by topic for the consumer-protocol payloads.

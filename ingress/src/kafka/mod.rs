@@ -22,3 +22,8 @@ pub use connection::{BrokerConnection, ConnectionError};
 pub use error::ClientError;
 pub use metadata::{BrokerInfo, NodeId, PartitionLeader, PartitionMetadata, TopicMetadata};
 pub use tls::{connector_for, TlsConnector};
+
+/// A duration as the int32 milliseconds of Kafka's wire fields, saturating at `i32::MAX`.
+pub(crate) fn duration_ms_i32(d: std::time::Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
