@@ -12,6 +12,7 @@ pub mod error_code;
 pub mod header;
 pub mod messages;
 pub mod negotiate;
+pub mod partitioner;
 pub mod primitives;
 pub mod record;
 

@@ -114,16 +114,22 @@ impl RecordingHandler {
     }
 
     /// A manifest with one service of type `ty` ("SERVICE", "VIRTUAL_OBJECT", "WORKFLOW")
-    /// and the given handlers (all EXCLUSIVE for objects, JSON input).
+    /// and the given handlers (EXCLUSIVE for objects and workflows, untyped for services; JSON
+    /// input).
     pub fn manifest(service: &str, ty: &str, handlers: &[&str]) -> serde_json::Value {
         let handlers: Vec<_> = handlers
             .iter()
             .map(|h| {
-                serde_json::json!({
-                    "name": h,
-                    "ty": if ty == "SERVICE" { "SHARED" } else { "EXCLUSIVE" },
-                    "input": {"contentType": "application/json"}
-                })
+                if ty == "SERVICE" {
+                    // Restate manifests give handler types only for objects and workflows.
+                    serde_json::json!({"name": h, "input": {"contentType": "application/json"}})
+                } else {
+                    serde_json::json!({
+                        "name": h,
+                        "ty": "EXCLUSIVE",
+                        "input": {"contentType": "application/json"}
+                    })
+                }
             })
             .collect();
         serde_json::json!({"services": [{"name": service, "ty": ty, "handlers": handlers}]})

@@ -64,6 +64,7 @@ pub enum ConsumerEvent {
 pub struct Consumer {
     fetcher: Arc<Fetcher>,
     done: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
+    committed: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
     close_tx: Mutex<Option<oneshot::Sender<()>>>,
     driver: Mutex<Option<JoinHandle<()>>>,
 }
@@ -106,6 +107,7 @@ impl Consumer {
             events_tx.clone(),
         );
         let done = Arc::new(Mutex::new(BTreeMap::new()));
+        let committed = Arc::new(Mutex::new(BTreeMap::new()));
         let (close_tx, close_rx) = oneshot::channel();
         let member = GroupMember::new(MemberConfig {
             group_id: settings.group_id.clone(),
@@ -127,7 +129,7 @@ impl Consumer {
             done: done.clone(),
             member,
             coordinator: None,
-            committed: BTreeMap::new(),
+            committed: committed.clone(),
             unstarted: Vec::new(),
             heartbeat_interval: settings.heartbeat_interval,
             auto_commit_interval: settings.auto_commit_interval,
@@ -139,6 +141,7 @@ impl Consumer {
             Consumer {
                 fetcher,
                 done,
+                committed,
                 close_tx: Mutex::new(Some(close_tx)),
                 driver: Mutex::new(Some(handle)),
             },
@@ -152,6 +155,12 @@ impl Consumer {
         let mut done = lock(&self.done);
         let entry = done.entry(partition.clone()).or_insert(next_offset);
         *entry = (*entry).max(next_offset);
+    }
+
+    /// The offset last committed for `partition` (its start offset until the first commit),
+    /// while the partition is assigned to this member.
+    pub fn committed(&self, partition: &TopicPartition) -> Option<i64> {
+        lock(&self.committed).get(partition).copied()
     }
 
     /// Pauses fetching `partition` (its buffers are full).
@@ -194,8 +203,9 @@ struct Driver {
     done: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
     member: GroupMember,
     coordinator: Option<Arc<Broker>>,
-    /// What was last committed per partition, to commit only what moved.
-    committed: BTreeMap<TopicPartition, i64>,
+    /// What was last committed per partition (or the start offset), to commit only what
+    /// moved; shared with [`Consumer::committed`] for status.
+    committed: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
     /// Partitions the group gave us whose start could not be set up yet (OffsetFetch or
     /// ListOffsets failed after SyncGroup): retried until they are handed to the engine.
     unstarted: Vec<TopicPartition>,
@@ -427,7 +437,7 @@ impl Driver {
             }));
         }
         for (tp, start) in starts {
-            self.committed.insert(tp.clone(), start);
+            lock(&self.committed).insert(tp.clone(), start);
             let id = ids.get(&tp.topic).copied().unwrap_or([0; 16]);
             self.fetcher.add(tp, id, start);
         }
@@ -493,7 +503,7 @@ impl Driver {
         let mut done = lock(&self.done);
         for tp in &partitions {
             done.remove(tp);
-            self.committed.remove(tp);
+            lock(&self.committed).remove(tp);
         }
     }
 
@@ -503,9 +513,10 @@ impl Driver {
         if generation < 0 {
             return Ok(());
         }
+        let committed = lock(&self.committed).clone();
         let pending: BTreeMap<TopicPartition, i64> = lock(&self.done)
             .iter()
-            .filter(|(tp, o)| self.committed.get(*tp).is_none_or(|c| *o > c))
+            .filter(|(tp, o)| committed.get(*tp).is_none_or(|c| *o > c))
             .filter(|(tp, _)| only.is_none_or(|only| only.contains(tp)))
             .map(|(tp, o)| (tp.clone(), *o))
             .collect();
@@ -525,7 +536,7 @@ impl Driver {
         };
         offsets::commit(&coordinator, &who, &pending, &ids).await?;
         tracing::debug!(count = pending.len(), "committed offsets");
-        self.committed.extend(pending);
+        lock(&self.committed).extend(pending);
         Ok(())
     }
 

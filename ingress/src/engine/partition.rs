@@ -1,0 +1,244 @@
+//! The partition worker: one task per owned partition that runs the middle of the pipeline
+//! for it — partition queue -> dispatcher -> (delivery tasks) -> offset tracker.
+//!
+//! It accepts fetched records into its [`PartitionQueue`], starts deliveries as the queue
+//! allows (one per key for ordered targets, up to `ingress.max-in-flight`), finishes offsets
+//! in the [`CommitWatermark`] as deliveries end, and reports the watermark to the consumer
+//! (`mark_done`), which commits it. It pauses fetching while its buffer is over budget or the
+//! subscription is paused. On revoke it drops what has not started, lets in-flight attempts
+//! finish within a bound, reports the final watermark and ends.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_proto::record::Record;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::{JoinError, JoinSet};
+
+use super::delivery::{deliver, DeliveryContext, DeliveryResult};
+use super::partition_queue::{DispatchMode, PartitionQueue};
+use super::status::PartitionCounters;
+use super::watermark::CommitWatermark;
+use crate::kafka::assignor::TopicPartition;
+use crate::kafka::consumer::{Consumer, PartitionRecords};
+use crate::sync::lock;
+
+/// What the subscription's event loop sends a partition worker.
+#[derive(Debug)]
+pub(crate) enum PartitionInput {
+    /// Fetched records, in offset order.
+    Records(PartitionRecords),
+    /// The partition is revoked: drain, report, then fire the sender.
+    Revoke(oneshot::Sender<()>),
+}
+
+/// Tuning of one partition worker.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PartitionLimits {
+    /// Ordered per key or parallel.
+    pub(crate) mode: DispatchMode,
+    /// `ingress.max-in-flight`.
+    pub(crate) max_in_flight: usize,
+    /// Buffered records at which fetching pauses (it resumes at half).
+    pub(crate) buffer_budget: usize,
+    /// How long a revoke waits for in-flight attempts.
+    pub(crate) drain_bound: Duration,
+}
+
+type TaskOutput = (Bytes, i64, DeliveryResult);
+
+/// The per-partition worker.
+#[derive(Debug)]
+pub(crate) struct PartitionWorker {
+    partition: TopicPartition,
+    limits: PartitionLimits,
+    ctx: Arc<DeliveryContext>,
+    consumer: Arc<Consumer>,
+    queue: PartitionQueue<Record>,
+    watermark: CommitWatermark,
+    tasks: JoinSet<TaskOutput>,
+    running: HashMap<tokio::task::Id, (Bytes, i64)>,
+    counters: Arc<Mutex<PartitionCounters>>,
+    paused: watch::Receiver<bool>,
+    cancel: watch::Sender<bool>,
+    fetch_paused: bool,
+    reported: i64,
+}
+
+impl PartitionWorker {
+    /// A worker for `partition`, starting at offset `start`.
+    pub(crate) fn new(
+        partition: TopicPartition,
+        start: i64,
+        limits: PartitionLimits,
+        ctx: Arc<DeliveryContext>,
+        consumer: Arc<Consumer>,
+        counters: Arc<Mutex<PartitionCounters>>,
+        paused: watch::Receiver<bool>,
+    ) -> Self {
+        {
+            let mut c = lock(&counters);
+            c.position = start;
+            c.commit_watermark = start;
+        }
+        PartitionWorker {
+            partition,
+            limits,
+            ctx,
+            consumer,
+            queue: PartitionQueue::new(limits.mode, limits.max_in_flight),
+            watermark: CommitWatermark::new(start),
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+            counters,
+            paused,
+            cancel: watch::channel(false).0,
+            fetch_paused: false,
+            reported: start,
+        }
+    }
+
+    /// Runs until revoked (or the subscription's event loop is gone).
+    pub(crate) async fn run(mut self, mut input: mpsc::UnboundedReceiver<PartitionInput>) {
+        let mut pause_watch_open = true;
+        loop {
+            self.dispatch();
+            self.publish();
+            tokio::select! {
+                msg = input.recv() => match msg {
+                    Some(PartitionInput::Records(batch)) => self.accept(batch),
+                    Some(PartitionInput::Revoke(done)) => {
+                        self.drain().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => {
+                        self.drain().await;
+                        return;
+                    }
+                },
+                Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    self.complete(joined);
+                }
+                changed = self.paused.changed(), if pause_watch_open => {
+                    pause_watch_open = changed.is_ok();
+                }
+            }
+        }
+    }
+
+    /// Queues a fetched batch (records below the position are repeats and are dropped).
+    fn accept(&mut self, batch: PartitionRecords) {
+        lock(&self.counters).high_watermark = Some(batch.high_watermark);
+        for record in batch.records {
+            if !self.watermark.track(record.offset) {
+                continue;
+            }
+            let key = match self.limits.mode {
+                // A null key is the empty key (SPEC §6).
+                DispatchMode::PerKey => record.key.clone().unwrap_or_default(),
+                DispatchMode::Parallel => Bytes::new(),
+            };
+            self.queue.push(key, record);
+        }
+        // Control records and aborted transactions leave gaps the watermark moves past.
+        self.watermark.advance_position(batch.next_offset);
+    }
+
+    /// Starts every delivery the queue allows, unless the subscription is paused.
+    fn dispatch(&mut self) {
+        if *self.paused.borrow() {
+            return;
+        }
+        while let Some((key, record)) = self.queue.start_next() {
+            let ctx = self.ctx.clone();
+            let counters = self.counters.clone();
+            let cancel = self.cancel.subscribe();
+            let partition = self.partition.partition;
+            let offset = record.offset;
+            let task_key = key.clone();
+            let handle = self.tasks.spawn(async move {
+                let result = deliver(&ctx, partition, record, &counters, cancel).await;
+                (task_key, offset, result)
+            });
+            self.running.insert(handle.id(), (key, offset));
+        }
+    }
+
+    /// Books the end of one delivery task.
+    fn complete(&mut self, joined: Result<(tokio::task::Id, TaskOutput), JoinError>) {
+        let (id, result) = match joined {
+            Ok((id, (_, _, result))) => (id, Some(result)),
+            Err(e) => {
+                if e.is_panic() {
+                    // A bug, not a record problem: keep the offset unfinished so it is never
+                    // committed past, and say so in the status.
+                    let msg = format!("delivery task panicked: {e}");
+                    tracing::error!(partition = ?self.partition, "{msg}");
+                    lock(&self.counters).error = Some(msg);
+                }
+                (e.id(), None)
+            }
+        };
+        let Some((key, offset)) = self.running.remove(&id) else {
+            return;
+        };
+        self.queue.complete(&key);
+        if result == Some(DeliveryResult::Finished) {
+            self.watermark.finish(offset);
+        }
+    }
+
+    /// Reports the watermark to the consumer, updates the status and applies backpressure.
+    fn publish(&mut self) {
+        let watermark = self.watermark.watermark();
+        if watermark > self.reported {
+            self.consumer.mark_done(&self.partition, watermark);
+            self.reported = watermark;
+        }
+        let buffered = self.queue.buffered();
+        let user_paused = *self.paused.borrow();
+        let should_pause = user_paused || buffered >= self.limits.buffer_budget;
+        let may_resume = !user_paused && buffered <= self.limits.buffer_budget / 2;
+        if !self.fetch_paused && should_pause {
+            self.consumer.pause(&self.partition);
+            self.fetch_paused = true;
+        } else if self.fetch_paused && may_resume {
+            self.consumer.resume(&self.partition);
+            self.fetch_paused = false;
+        }
+        let mut c = lock(&self.counters);
+        c.commit_watermark = watermark;
+        c.position = self.watermark.position();
+        c.in_flight = self.queue.in_flight();
+        c.buffered = buffered;
+        c.fetch_paused = self.fetch_paused;
+    }
+
+    /// Drops what has not started, waits (bounded) for in-flight attempts, reports.
+    async fn drain(&mut self) {
+        let dropped = self.queue.clear_waiting();
+        let _ = self.cancel.send(true);
+        let deadline = tokio::time::Instant::now() + self.limits.drain_bound;
+        while !self.tasks.is_empty() {
+            tokio::select! {
+                Some(joined) = self.tasks.join_next_with_id() => self.complete(joined),
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::warn!(
+                        partition = ?self.partition, in_flight = self.tasks.len(),
+                        bound = ?self.limits.drain_bound,
+                        "in-flight deliveries did not finish in time; they will be redelivered"
+                    );
+                    self.tasks.abort_all();
+                    while let Some(joined) = self.tasks.join_next_with_id().await {
+                        self.complete(joined);
+                    }
+                }
+            }
+        }
+        tracing::debug!(partition = ?self.partition, dropped, "partition drained");
+        self.publish();
+    }
+}
