@@ -1,8 +1,13 @@
-//! The kafka-ingress engine: configuration and the librdkafka option translator, and the
-//! pure-Rust Kafka consumer client.
+//! The kafka-ingress engine: configuration and the librdkafka option translator, the
+//! pure-Rust Kafka consumer client, the delivery engine, deployments, subscription specs and
+//! the metadata store.
 
 pub mod config;
+pub mod deployments;
 pub mod engine;
+mod ids;
 pub mod kafka;
 pub mod options;
+pub mod store;
+pub mod subscription_spec;
 mod sync;

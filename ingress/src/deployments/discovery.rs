@@ -1,0 +1,444 @@
+//! Deployment discovery: `GET <uri>/discover` -> a validated [`EndpointManifest`].
+//!
+//! Plain HTTP only: the invoker speaks cleartext HTTP/1.1 or h2c, so an https deployment could
+//! be discovered but never invoked; it is rejected up front with a clear message instead.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, ACCEPT};
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+use super::manifest::{EndpointManifest, ManifestError};
+
+/// The `accept` header of discovery requests: Restate's manifest media type, then plain JSON.
+pub const DISCOVER_ACCEPT: &str =
+    "application/vnd.restate.endpointmanifest.v1+json, application/json";
+
+/// The largest manifest accepted; a real one is a few KiB, this only bounds memory.
+pub const MAX_MANIFEST_BYTES: usize = 16 << 20;
+
+/// How much of an error response body is quoted in [`DiscoveryError::Status`].
+const QUOTED_BODY_CHARS: usize = 200;
+
+/// Why a deployment URI is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UriError {
+    /// Not an absolute `http://host[:port][/path]` URI.
+    #[error("invalid deployment uri {uri:?}: {reason}")]
+    Invalid {
+        /// The URI as given.
+        uri: String,
+        /// Why.
+        reason: String,
+    },
+    /// An `https://` URI.
+    #[error(
+        "invalid deployment uri {uri:?}: https deployments are not supported yet; use http://"
+    )]
+    Https {
+        /// The URI as given.
+        uri: String,
+    },
+}
+
+/// Why discovery failed. Every variant names the URL it tried; header values (which may be
+/// credentials) never appear.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    /// The deployment URI is unusable.
+    #[error(transparent)]
+    Uri(#[from] UriError),
+    /// An additional header has an invalid name or value.
+    #[error("invalid additional header {name:?}: {reason}")]
+    InvalidHeader {
+        /// The header name.
+        name: String,
+        /// Why (never the value).
+        reason: String,
+    },
+    /// No TCP connection could be made.
+    #[error("cannot discover {url}: cannot connect: {reason}")]
+    Connect {
+        /// The discover URL.
+        url: String,
+        /// The connect error chain.
+        reason: String,
+    },
+    /// The connection failed after connecting (reset, malformed response, ...).
+    #[error("cannot discover {url}: request failed: {reason}")]
+    Request {
+        /// The discover URL.
+        url: String,
+        /// The error chain.
+        reason: String,
+    },
+    /// No complete answer within the timeout.
+    #[error("cannot discover {url}: no complete response within {timeout:?}")]
+    Timeout {
+        /// The discover URL.
+        url: String,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// The deployment answered with a non-2xx status.
+    #[error("cannot discover {url}: the deployment answered {status}: {body:?}")]
+    Status {
+        /// The discover URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The first 200 characters of the response body.
+        body: String,
+    },
+    /// The manifest is larger than [`MAX_MANIFEST_BYTES`].
+    #[error("cannot discover {url}: the manifest is larger than {limit} bytes")]
+    TooLarge {
+        /// The discover URL.
+        url: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// The body is not a manifest (not JSON, or not the manifest's shape).
+    #[error("cannot discover {url}: the response is not a valid endpoint manifest: {reason}")]
+    InvalidJson {
+        /// The discover URL.
+        url: String,
+        /// serde's message, with line and column.
+        reason: String,
+    },
+    /// The manifest parsed but breaks a rule.
+    #[error("cannot discover {url}: invalid manifest: {source}")]
+    InvalidManifest {
+        /// The discover URL.
+        url: String,
+        /// The broken rule.
+        source: ManifestError,
+    },
+}
+
+/// Checks a deployment URI and returns it without trailing slashes, the form deployments are
+/// stored and compared in. Must be absolute `http://` with a host; a path prefix is allowed
+/// (requests go to `<uri>/<Service>/...`), a query or fragment is not (it would end up in the
+/// middle of every request URL).
+pub fn normalize_deployment_uri(uri: &str) -> Result<String, UriError> {
+    let invalid = |reason: &str| UriError::Invalid {
+        uri: uri.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let trimmed = uri.trim().trim_end_matches('/');
+    if trimmed.contains(['?', '#']) {
+        return Err(invalid("it must not have a query or fragment"));
+    }
+    let parsed: Uri = trimmed
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| UriError::Invalid {
+            uri: uri.to_owned(),
+            reason: e.to_string(),
+        })?;
+    match parsed.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("http") => {}
+        Some(s) if s.eq_ignore_ascii_case("https") => {
+            return Err(UriError::Https {
+                uri: uri.to_owned(),
+            })
+        }
+        Some(s) => {
+            return Err(invalid(&format!(
+                "unsupported scheme {s:?}, expected http://host:port"
+            )))
+        }
+        None => return Err(invalid("expected an absolute uri like http://host:port")),
+    }
+    match parsed.host() {
+        Some(h) if !h.is_empty() => {}
+        _ => return Err(invalid("it has no host")),
+    }
+    let authority = parsed.authority().map(|a| a.as_str()).unwrap_or_default();
+    if authority.contains('@') {
+        // Credentials in the URI would be stored and shown in API responses.
+        return Err(invalid(
+            "credentials in the uri are not allowed; use additional_headers",
+        ));
+    }
+    // `http::Uri` accepts any port text; a bad one would only fail at connect time.
+    let after_host = authority
+        .rsplit_once(']')
+        .map_or(authority, |(_, tail)| tail);
+    if let Some((_, port)) = after_host.rsplit_once(':') {
+        if port.parse::<u16>().is_err() {
+            return Err(invalid(&format!("invalid port {port:?}")));
+        }
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Parses an additional header; the error never quotes the value (it may be a credential).
+pub(crate) fn check_header(
+    name: &str,
+    value: &str,
+) -> Result<(HeaderName, HeaderValue), &'static str> {
+    let name =
+        HeaderName::from_bytes(name.as_bytes()).map_err(|_| "not a valid HTTP header name")?;
+    let value =
+        HeaderValue::from_str(value).map_err(|_| "the value is not a valid HTTP header value")?;
+    Ok((name, value))
+}
+
+/// Fetches and validates the manifest of the deployment at `uri`: `GET <uri>/discover` with
+/// Restate's `accept` header and `additional_headers`, the whole exchange bounded by `timeout`
+/// and the body by [`MAX_MANIFEST_BYTES`].
+pub async fn discover(
+    uri: &str,
+    additional_headers: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> Result<EndpointManifest, DiscoveryError> {
+    let base = normalize_deployment_uri(uri)?;
+    let url = format!("{base}/discover");
+    let mut request = Request::builder()
+        .method(Method::GET)
+        .uri(url.as_str())
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| UriError::Invalid {
+            uri: uri.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let headers = request.headers_mut();
+    headers.insert(ACCEPT, HeaderValue::from_static(DISCOVER_ACCEPT));
+    for (name, value) in additional_headers {
+        let (header_name, header_value) =
+            check_header(name, value).map_err(|reason| DiscoveryError::InvalidHeader {
+                name: name.clone(),
+                reason: reason.to_owned(),
+            })?;
+        headers.insert(header_name, header_value);
+    }
+
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(timeout));
+    // A fresh client per discovery: it is rare, and no pooled connection outlives it.
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+
+    let exchange = async {
+        let response = client.request(request).await.map_err(|e| {
+            // The top level is only "client error (Connect)"; the causes say what happened.
+            let reason = match std::error::Error::source(&e) {
+                Some(cause) => error_chain(cause),
+                None => e.to_string(),
+            };
+            if e.is_connect() {
+                DiscoveryError::Connect {
+                    url: url.clone(),
+                    reason,
+                }
+            } else {
+                DiscoveryError::Request {
+                    url: url.clone(),
+                    reason,
+                }
+            }
+        })?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_MANIFEST_BYTES)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<LengthLimitError>() {
+                    DiscoveryError::TooLarge {
+                        url: url.clone(),
+                        limit: MAX_MANIFEST_BYTES,
+                    }
+                } else {
+                    DiscoveryError::Request {
+                        url: url.clone(),
+                        reason: format!("reading the body: {}", error_chain(e.as_ref())),
+                    }
+                }
+            })?
+            .to_bytes();
+        Ok::<_, DiscoveryError>((status, body))
+    };
+    let (status, body) = tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| DiscoveryError::Timeout {
+            url: url.clone(),
+            timeout,
+        })??;
+
+    if !status.is_success() {
+        return Err(DiscoveryError::Status {
+            url,
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&body)
+                .chars()
+                .take(QUOTED_BODY_CHARS)
+                .collect(),
+        });
+    }
+    parse_manifest(&url, &body)
+}
+
+/// Parses and validates a manifest body fetched from `url`.
+fn parse_manifest(url: &str, body: &[u8]) -> Result<EndpointManifest, DiscoveryError> {
+    let manifest: EndpointManifest =
+        serde_json::from_slice(body).map_err(|e| DiscoveryError::InvalidJson {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+    manifest
+        .validate()
+        .map_err(|source| DiscoveryError::InvalidManifest {
+            url: url.to_owned(),
+            source,
+        })?;
+    Ok(manifest)
+}
+
+/// `e: cause: cause ...`: the useful part of an HTTP client error (e.g. "Connection refused")
+/// is usually a few causes deep.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_http_uris() {
+        assert_eq!(
+            normalize_deployment_uri("http://h:9080/").unwrap(),
+            "http://h:9080"
+        );
+        assert_eq!(
+            normalize_deployment_uri(" http://h:9080/prefix// ").unwrap(),
+            "http://h:9080/prefix"
+        );
+        assert_eq!(normalize_deployment_uri("HTTP://h").unwrap(), "HTTP://h");
+        assert_eq!(
+            normalize_deployment_uri("http://[::1]:9080").unwrap(),
+            "http://[::1]:9080"
+        );
+        assert_eq!(
+            normalize_deployment_uri("http://[::1]").unwrap(),
+            "http://[::1]"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_uris_with_the_reason() {
+        let e = normalize_deployment_uri("https://h:9080").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid deployment uri \"https://h:9080\": https deployments are not supported yet; \
+             use http://"
+        );
+        for (uri, reason) in [
+            ("h:9080", "expected an absolute uri"),
+            ("localhost", "expected an absolute uri"),
+            ("/just/a/path", "expected an absolute uri"),
+            ("ftp://h", "unsupported scheme \"ftp\""),
+            ("http://h:9080?x=1", "query or fragment"),
+            ("http://h#x", "query or fragment"),
+            ("http://u:p@h:9080", "credentials in the uri"),
+            ("http://h:port", "invalid port \"port\""),
+            ("http://h:99999", "invalid port"),
+            ("", "empty"),
+        ] {
+            let e = normalize_deployment_uri(uri).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("invalid deployment uri {uri:?}: ")) && e.contains(reason),
+                "{uri}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_manifest_reports_json_position_and_rule() {
+        let e = parse_manifest("http://h/discover", b"{\"services\": [}").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(
+                "cannot discover http://h/discover: the response is not a valid endpoint manifest:"
+            ) && msg.contains("line 1 column"),
+            "{msg}"
+        );
+        let e = parse_manifest("http://h/discover", b"{\"services\": []}").unwrap_err();
+        assert!(matches!(
+            e,
+            DiscoveryError::InvalidManifest {
+                source: ManifestError::NoServices,
+                ..
+            }
+        ));
+        assert_eq!(
+            e.to_string(),
+            "cannot discover http://h/discover: invalid manifest: the manifest declares no services"
+        );
+        let ok = parse_manifest(
+            "u",
+            br#"{"services":[{"name":"S","ty":"SERVICE","handlers":[{"name":"h"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(ok.services[0].name, "S");
+    }
+
+    #[tokio::test]
+    async fn invalid_headers_fail_before_connecting_without_the_value() {
+        let headers = BTreeMap::from([("x-secret".to_owned(), "bad\nvalue".to_owned())]);
+        // Port 9 on loopback: never contacted, the header fails first.
+        let e = discover("http://127.0.0.1:9", &headers, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("\"x-secret\"") && !msg.contains("bad"),
+            "{msg}"
+        );
+        let headers = BTreeMap::from([("bad name".to_owned(), "v".to_owned())]);
+        let e = discover("http://127.0.0.1:9", &headers, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, DiscoveryError::InvalidHeader { .. }), "{e}");
+    }
+
+    #[tokio::test]
+    async fn https_is_rejected_without_a_request() {
+        let e = discover(
+            "https://example.invalid",
+            &BTreeMap::new(),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(e, DiscoveryError::Uri(UriError::Https { .. })),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn error_chain_joins_causes_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::other("refused"));
+        assert_eq!(error_chain(&e), "outer: refused");
+    }
+}
