@@ -95,7 +95,7 @@ if [ -z "$musl_cc" ] && [ "$MUSL_CC_CHOICE" != zig ]; then
   fi
 fi
 if [ -z "$musl_cc" ]; then
-  log "no musl-gcc: falling back to zig cc"
+  [ "$MUSL_CC_CHOICE" = zig ] || log "no musl-gcc: falling back to zig cc"
   musl_cc=$(zig_cc) || die "no C compiler for musl: install musl-tools (apt-get install musl-tools) or python3-venv for the zig fallback"
 fi
 command -v cc >/dev/null 2>&1 || die "no host \`cc\` to link with: install gcc (apt-get install gcc)"
