@@ -1,26 +1,139 @@
 //! `kafka-ingress`: consume Kafka topics and invoke HTTP handlers, managed over an admin API.
+//!
+//! Without a subcommand the binary serves (admin API + engine); with one it is a client of a
+//! running server's admin API (`subscriptions`, `deployments`, `services`).
 
-use clap::Parser;
+mod cli;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, ValueEnum};
 
 /// Command-line interface of the `kafka-ingress` binary.
 #[derive(Debug, Parser)]
 #[command(
     name = "kafka-ingress",
     version,
-    about = "Kafka ingress: consume topics, invoke HTTP handlers, one invocation per record"
+    about = "Kafka ingress: consume topics, invoke HTTP handlers, one invocation per record",
+    // Serve flags only make sense without a subcommand; reject `kafka-ingress --base-dir x services list`.
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
-    /// Path to a restate.toml-style configuration file.
-    #[arg(long)]
-    config_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    serve: ServeArgs,
+
+    #[command(subcommand)]
+    command: Option<cli::ClientCommand>,
 }
 
-fn main() -> anyhow::Result<()> {
+/// Arguments of the server mode (no subcommand): they override the configuration file and
+/// the `RESTATE_*` environment.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Path to a restate.toml-style configuration file.
+    #[arg(long, value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
+
+    /// Directory where subscriptions and deployments are persisted (overrides `base-dir`).
+    #[arg(long, value_name = "DIR")]
+    pub base_dir: Option<PathBuf>,
+
+    /// Address the admin API listens on (overrides `[admin] bind-address`).
+    #[arg(long, value_name = "ADDR")]
+    pub admin_bind: Option<SocketAddr>,
+
+    /// Log output format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Format of the server's log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+// TODO: wired by the admin server change (replaced by `mod serve;` in admin/src/serve.rs).
+mod serve {
+    use super::ServeArgs;
+
+    /// Runs the server until it is told to stop.
+    pub fn run(_args: ServeArgs) -> anyhow::Result<()> {
+        anyhow::bail!("not wired yet")
+    }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    println!(
-        "kafka-ingress {} (config: {:?})",
-        env!("CARGO_PKG_VERSION"),
-        cli.config_file
-    );
-    Ok(())
+    match cli.command {
+        Some(command) => cli::run(command),
+        None => match serve::run(cli.serve) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("serve: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_is_serve_with_its_flags() {
+        let cli = Cli::try_parse_from([
+            "kafka-ingress",
+            "--config-file",
+            "restate.toml",
+            "--base-dir",
+            "/data",
+            "--admin-bind",
+            "127.0.0.1:9071",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.config_file, Some(PathBuf::from("restate.toml")));
+        assert_eq!(cli.serve.base_dir, Some(PathBuf::from("/data")));
+        assert_eq!(
+            cli.serve.admin_bind,
+            Some("127.0.0.1:9071".parse().unwrap())
+        );
+        assert_eq!(cli.serve.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn serve_defaults() {
+        let cli = Cli::try_parse_from(["kafka-ingress"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.config_file, None);
+        assert_eq!(cli.serve.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn bad_serve_flags_are_rejected() {
+        assert!(Cli::try_parse_from(["kafka-ingress", "--log-format", "xml"]).is_err());
+        assert!(Cli::try_parse_from(["kafka-ingress", "--admin-bind", "nope"]).is_err());
+    }
+
+    #[test]
+    fn serve_flags_conflict_with_subcommands() {
+        assert!(
+            Cli::try_parse_from(["kafka-ingress", "--base-dir", "x", "services", "list"]).is_err()
+        );
+    }
 }
