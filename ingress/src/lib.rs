@@ -7,6 +7,7 @@ pub mod deployments;
 pub mod engine;
 mod ids;
 pub mod kafka;
+pub mod manager;
 pub mod options;
 pub mod store;
 pub mod subscription_spec;

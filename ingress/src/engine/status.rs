@@ -25,6 +25,11 @@ pub enum RuntimeState {
     Stopping,
     /// Stopped.
     Stopped,
+    /// Not running: it could not be started (e.g. its cluster or service is gone).
+    Failed {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A record that failed at least once and is still being worked on.

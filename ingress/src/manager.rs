@@ -1,0 +1,812 @@
+//! The ingress as a whole: the deployment registry, the subscriptions with their runtimes,
+//! and the persisted state that ties them together. The admin API is a thin HTTP layer over
+//! [`Ingress`]; every mutation is validated, applied, and persisted (atomically) before it
+//! is acknowledged, and a restart resumes every subscription from its committed offsets.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+use crate::config::{ClusterConfig, ServerConfig};
+use crate::deployments::discovery::{discover, DiscoveryError};
+use crate::deployments::manifest::{EndpointManifest, ServiceManifest};
+use crate::deployments::registry::{
+    Deployment, DeploymentRegistry, RegistryError, ServiceInfo, SinkError, SinkTarget,
+};
+use crate::engine::invoker::HttpVersion;
+use crate::engine::metrics::MetricsSnapshot;
+use crate::engine::status::{RuntimeState, SubscriptionStatus};
+use crate::engine::{SubscriptionConfig, SubscriptionRuntime};
+use crate::options::{redact_options, resolve, OptionError, Resolved};
+use crate::store::{PersistedState, StateStore, StoreError};
+use crate::subscription_spec::{Sink, Source, SpecError, SubscriptionId, SubscriptionSpec};
+
+/// How long discovery of a deployment may take.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What kind of failure an [`IngressError`] is (the admin API maps it to a status code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is invalid (400).
+    BadRequest,
+    /// The thing does not exist (404).
+    NotFound,
+    /// It conflicts with existing state (409).
+    Conflict,
+    /// The request is well-formed but cannot be processed (422).
+    Unprocessable,
+    /// The server failed (500).
+    Internal,
+}
+
+/// Why an operation was refused or failed; the message names the field and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum IngressError {
+    /// A malformed source, sink or id.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// The source names a cluster the configuration does not define.
+    #[error(
+        "invalid source: unknown Kafka cluster {cluster:?}; {}",
+        known_clusters(known)
+    )]
+    UnknownCluster {
+        /// The cluster asked for.
+        cluster: String,
+        /// The configured clusters.
+        known: Vec<String>,
+    },
+    /// The sink names a service or handler no deployment serves.
+    #[error("invalid sink: {0}")]
+    Sink(#[from] SinkError),
+    /// An option is unknown or invalid (librdkafka's message).
+    #[error("invalid options: {0}")]
+    Option(#[from] OptionError),
+    /// The subscription could not start (e.g. unreadable TLS files).
+    #[error("invalid options: {0}")]
+    Start(String),
+    /// The same source and sink are already subscribed in the same consumer group.
+    #[error(
+        "subscription {existing} already consumes {source_uri} into {sink_uri} with group.id \
+         {group:?}; delete it first or use another group.id"
+    )]
+    Duplicate {
+        /// The existing subscription.
+        existing: String,
+        /// Its source.
+        source_uri: String,
+        /// Its sink.
+        sink_uri: String,
+        /// The shared group.
+        group: String,
+    },
+    /// No subscription has this id.
+    #[error("subscription {0:?} not found")]
+    SubscriptionNotFound(String),
+    /// No deployment has this id.
+    #[error("deployment {0:?} not found")]
+    DeploymentNotFound(String),
+    /// No service has this name.
+    #[error("service {0:?} not found")]
+    ServiceNotFound(String),
+    /// A deployment cannot be removed while subscriptions use its services.
+    #[error(
+        "deployment {deployment} serves {service:?}, used by {subscriptions}; delete those \
+         subscriptions first or remove with force"
+    )]
+    DeploymentInUse {
+        /// The deployment.
+        deployment: String,
+        /// The service in use.
+        service: String,
+        /// The subscriptions using it, comma-separated.
+        subscriptions: String,
+    },
+    /// Registering the deployment failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// Discovery of the deployment failed.
+    #[error("discovery failed: {0}")]
+    Discovery(#[from] DiscoveryError),
+    /// Persisting the state failed.
+    #[error("cannot persist state: {0}")]
+    Store(#[from] StoreError),
+}
+
+fn known_clusters(known: &[String]) -> String {
+    if known.is_empty() {
+        "no clusters are configured ([[ingress.kafka-clusters]])".to_owned()
+    } else {
+        format!("configured clusters: {}", known.join(", "))
+    }
+}
+
+impl IngressError {
+    /// The class of failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            IngressError::Spec(_)
+            | IngressError::UnknownCluster { .. }
+            | IngressError::Sink(_)
+            | IngressError::Option(_)
+            | IngressError::Start(_)
+            | IngressError::Discovery(_) => ErrorKind::BadRequest,
+            IngressError::Registry(RegistryError::NotFound { .. })
+            | IngressError::SubscriptionNotFound(_)
+            | IngressError::DeploymentNotFound(_)
+            | IngressError::ServiceNotFound(_) => ErrorKind::NotFound,
+            IngressError::Registry(
+                RegistryError::AlreadyRegistered { .. } | RegistryError::ServiceTypeChanged { .. },
+            )
+            | IngressError::Duplicate { .. }
+            | IngressError::DeploymentInUse { .. } => ErrorKind::Conflict,
+            IngressError::Registry(_) => ErrorKind::BadRequest,
+            IngressError::Store(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// A subscription as the admin API shows it (Restate's shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubscriptionView {
+    /// `sub_...`.
+    pub id: String,
+    /// `kafka://<cluster>/<topic>`.
+    pub source: String,
+    /// `service://<Service>/<handler>`.
+    pub sink: String,
+    /// The options as given plus defaulted `group.id`/`client.id`, secrets as `***`.
+    pub options: BTreeMap<String, String>,
+}
+
+/// A deployment as the admin API shows it (additional header values that look like
+/// credentials are redacted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentView {
+    /// `dp_...`.
+    pub id: String,
+    /// Base URI.
+    pub uri: String,
+    /// Headers sent with every invocation.
+    pub additional_headers: BTreeMap<String, String>,
+    /// When it was registered.
+    pub created_at: String,
+    /// The services it serves.
+    pub services: Vec<ServiceManifest>,
+}
+
+/// A configured cluster as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterView {
+    /// Its name.
+    pub name: String,
+    /// Bootstrap brokers.
+    pub brokers: Vec<String>,
+    /// Cluster-level options, secrets as `***`.
+    pub options: BTreeMap<String, String>,
+}
+
+/// Metrics and status of one subscription, for `/metrics`.
+#[derive(Debug, Clone)]
+pub struct SubscriptionReport {
+    /// The subscription.
+    pub view: SubscriptionView,
+    /// Its counters.
+    pub metrics: MetricsSnapshot,
+    /// Its status.
+    pub status: SubscriptionStatus,
+}
+
+/// A request to register a deployment.
+#[derive(Debug, Clone, Default)]
+pub struct RegisterDeployment {
+    /// Base URI.
+    pub uri: String,
+    /// Headers to send with discovery and every invocation.
+    pub additional_headers: BTreeMap<String, String>,
+    /// An inline manifest; discovery is skipped when given.
+    pub services: Option<Vec<ServiceManifest>>,
+    /// Replace a deployment with the same URI.
+    pub force: bool,
+}
+
+struct SubscriptionEntry {
+    spec: SubscriptionSpec,
+    view: SubscriptionView,
+    runtime: Option<SubscriptionRuntime>,
+    /// The deployment URI the runtime invokes.
+    target_uri: Option<String>,
+    /// Why it is not running (e.g. its cluster disappeared from the configuration).
+    failure: Option<String>,
+}
+
+struct Inner {
+    registry: DeploymentRegistry,
+    subscriptions: BTreeMap<String, SubscriptionEntry>,
+    /// Creation order, for listing and persisting.
+    order: Vec<String>,
+}
+
+/// The running ingress.
+pub struct Ingress {
+    config: ServerConfig,
+    store: Arc<StateStore>,
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for Ingress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingress")
+            .field("base_dir", &self.store.base_dir())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ingress {
+    /// Loads the persisted state from `config.base_dir` and starts every subscription (each
+    /// resumes from its committed offsets). A corrupt or unreadable state file is an error.
+    pub async fn open(config: ServerConfig) -> Result<Ingress, IngressError> {
+        let (store, state) = StateStore::open(&config.base_dir)?;
+        let registry = DeploymentRegistry::from_deployments(state.deployments);
+        let mut inner = Inner {
+            registry,
+            subscriptions: BTreeMap::new(),
+            order: Vec::new(),
+        };
+        for spec in state.subscriptions {
+            let id = spec.id.to_string();
+            let entry = match prepare(&config, &inner.registry, &spec) {
+                Ok((resolved, target)) => {
+                    let view = view_of(&spec, &resolved);
+                    match start_runtime(&spec, resolved, &target) {
+                        Ok(rt) => SubscriptionEntry {
+                            spec,
+                            view,
+                            runtime: Some(rt),
+                            target_uri: Some(target.base_uri),
+                            failure: None,
+                        },
+                        Err(e) => failed_entry(spec, e.to_string()),
+                    }
+                }
+                Err(e) => failed_entry(spec, e.to_string()),
+            };
+            if let Some(f) = &entry.failure {
+                tracing::error!(subscription = %id, error = %f, "cannot resume subscription");
+            } else {
+                tracing::info!(subscription = %id, source = %entry.view.source,
+                    sink = %entry.view.sink, "subscription resumed");
+            }
+            inner.order.push(id.clone());
+            inner.subscriptions.insert(id, entry);
+        }
+        Ok(Ingress {
+            config,
+            store: Arc::new(store),
+            inner: Mutex::new(inner),
+        })
+    }
+
+    /// The configuration the ingress runs with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Creates, starts and persists a subscription.
+    pub async fn create_subscription(
+        &self,
+        source: &str,
+        sink: &str,
+        options: BTreeMap<String, String>,
+    ) -> Result<SubscriptionView, IngressError> {
+        let source: Source = source.parse()?;
+        let sink: Sink = sink.parse()?;
+        let spec = SubscriptionSpec {
+            id: SubscriptionId::generate(),
+            source,
+            sink,
+            options,
+            paused: false,
+        };
+        let mut inner = self.inner.lock().await;
+        let (resolved, target) = prepare(&self.config, &inner.registry, &spec)?;
+        let group = resolved.settings.group_id.clone();
+        if let Some(existing) = inner.subscriptions.values().find(|e| {
+            e.spec.source == spec.source
+                && e.spec.sink == spec.sink
+                && e.view.options.get("group.id") == Some(&group)
+        }) {
+            return Err(IngressError::Duplicate {
+                existing: existing.view.id.clone(),
+                source_uri: existing.view.source.clone(),
+                sink_uri: existing.view.sink.clone(),
+                group,
+            });
+        }
+        let view = view_of(&spec, &resolved);
+        let runtime = start_runtime(&spec, resolved, &target)?;
+        let id = spec.id.to_string();
+        inner.order.push(id.clone());
+        inner.subscriptions.insert(
+            id.clone(),
+            SubscriptionEntry {
+                spec,
+                view: view.clone(),
+                runtime: Some(runtime),
+                target_uri: Some(target.base_uri),
+                failure: None,
+            },
+        );
+        if let Err(e) = self.persist(&inner).await {
+            inner.order.retain(|o| o != &id);
+            if let Some(entry) = inner.subscriptions.remove(&id) {
+                if let Some(rt) = entry.runtime {
+                    rt.stop().await;
+                }
+            }
+            return Err(e);
+        }
+        tracing::info!(subscription = %id, source = %view.source, sink = %view.sink,
+            "subscription created");
+        Ok(view)
+    }
+
+    /// Every subscription, in creation order, optionally filtered by exact sink/source.
+    pub async fn list_subscriptions(
+        &self,
+        sink: Option<&str>,
+        source: Option<&str>,
+    ) -> Vec<SubscriptionView> {
+        let inner = self.inner.lock().await;
+        inner
+            .order
+            .iter()
+            .filter_map(|id| inner.subscriptions.get(id))
+            .map(|e| &e.view)
+            .filter(|v| sink.is_none_or(|s| v.sink == s))
+            .filter(|v| source.is_none_or(|s| v.source == s))
+            .cloned()
+            .collect()
+    }
+
+    /// One subscription.
+    pub async fn get_subscription(&self, id: &str) -> Result<SubscriptionView, IngressError> {
+        let inner = self.inner.lock().await;
+        inner
+            .subscriptions
+            .get(id)
+            .map(|e| e.view.clone())
+            .ok_or_else(|| IngressError::SubscriptionNotFound(id.to_owned()))
+    }
+
+    /// Deletes a subscription: it is removed from the persisted state at once, and its
+    /// runtime drains, commits and leaves the group in the background.
+    pub async fn delete_subscription(&self, id: &str) -> Result<(), IngressError> {
+        let mut inner = self.inner.lock().await;
+        let entry = inner
+            .subscriptions
+            .remove(id)
+            .ok_or_else(|| IngressError::SubscriptionNotFound(id.to_owned()))?;
+        let position = inner.order.iter().position(|o| o == id);
+        inner.order.retain(|o| o != id);
+        if let Err(e) = self.persist(&inner).await {
+            if let Some(p) = position {
+                inner.order.insert(p, id.to_owned());
+            }
+            inner.subscriptions.insert(id.to_owned(), entry);
+            return Err(e);
+        }
+        drop(inner);
+        tracing::info!(subscription = %id, "subscription deleted");
+        if let Some(rt) = entry.runtime {
+            tokio::spawn(async move { rt.stop().await });
+        }
+        Ok(())
+    }
+
+    /// Pauses (`true`) or resumes (`false`) a subscription; persisted.
+    pub async fn set_paused(&self, id: &str, paused: bool) -> Result<(), IngressError> {
+        let mut inner = self.inner.lock().await;
+        let entry = inner
+            .subscriptions
+            .get_mut(id)
+            .ok_or_else(|| IngressError::SubscriptionNotFound(id.to_owned()))?;
+        let before = entry.spec.paused;
+        entry.spec.paused = paused;
+        if let Some(rt) = &entry.runtime {
+            if paused {
+                rt.pause();
+            } else {
+                rt.resume();
+            }
+        }
+        if let Err(e) = self.persist(&inner).await {
+            if let Some(entry) = inner.subscriptions.get_mut(id) {
+                entry.spec.paused = before;
+                if let Some(rt) = &entry.runtime {
+                    if before {
+                        rt.pause();
+                    } else {
+                        rt.resume();
+                    }
+                }
+            }
+            return Err(e);
+        }
+        tracing::info!(subscription = %id, paused, "subscription pause state changed");
+        Ok(())
+    }
+
+    /// The runtime status of a subscription.
+    pub async fn subscription_status(&self, id: &str) -> Result<SubscriptionStatus, IngressError> {
+        let inner = self.inner.lock().await;
+        let entry = inner
+            .subscriptions
+            .get(id)
+            .ok_or_else(|| IngressError::SubscriptionNotFound(id.to_owned()))?;
+        Ok(status_of(entry))
+    }
+
+    /// Metrics and status of every subscription.
+    pub async fn reports(&self) -> Vec<SubscriptionReport> {
+        let inner = self.inner.lock().await;
+        inner
+            .order
+            .iter()
+            .filter_map(|id| inner.subscriptions.get(id))
+            .map(|e| SubscriptionReport {
+                view: e.view.clone(),
+                metrics: e
+                    .runtime
+                    .as_ref()
+                    .map(|rt| rt.metrics().snapshot())
+                    .unwrap_or_else(|| {
+                        crate::engine::metrics::SubscriptionMetrics::default().snapshot()
+                    }),
+                status: status_of(e),
+            })
+            .collect()
+    }
+
+    /// Registers a deployment (discovering its services unless given inline) and persists it.
+    pub async fn register_deployment(
+        &self,
+        request: RegisterDeployment,
+    ) -> Result<DeploymentView, IngressError> {
+        let manifest = match request.services {
+            Some(services) => EndpointManifest { services },
+            None => discover(&request.uri, &request.additional_headers, DISCOVERY_TIMEOUT).await?,
+        };
+        let mut inner = self.inner.lock().await;
+        let before = inner.registry.clone();
+        let deployment = inner.registry.register(
+            &request.uri,
+            request.additional_headers,
+            manifest,
+            request.force,
+        )?;
+        if let Err(e) = self.persist(&inner).await {
+            inner.registry = before;
+            return Err(e);
+        }
+        tracing::info!(deployment = %deployment.id, uri = %deployment.uri,
+            services = deployment.services.len(), "deployment registered");
+        // Subscriptions follow their service to the newest deployment (Restate semantics);
+        // ones that could not start before (no such service yet) start now.
+        self.retarget(&mut inner).await;
+        Ok(deployment_view(&deployment))
+    }
+
+    /// Every deployment, oldest first.
+    pub async fn list_deployments(&self) -> Vec<DeploymentView> {
+        let inner = self.inner.lock().await;
+        inner.registry.list().iter().map(deployment_view).collect()
+    }
+
+    /// One deployment.
+    pub async fn get_deployment(&self, id: &str) -> Result<DeploymentView, IngressError> {
+        let inner = self.inner.lock().await;
+        inner
+            .registry
+            .get(id)
+            .map(deployment_view)
+            .ok_or_else(|| IngressError::DeploymentNotFound(id.to_owned()))
+    }
+
+    /// Removes a deployment; refused while subscriptions use its services unless `force`.
+    pub async fn remove_deployment(&self, id: &str, force: bool) -> Result<(), IngressError> {
+        let mut inner = self.inner.lock().await;
+        let deployment = inner
+            .registry
+            .get(id)
+            .cloned()
+            .ok_or_else(|| IngressError::DeploymentNotFound(id.to_owned()))?;
+        if !force {
+            for service in inner
+                .registry
+                .services()
+                .into_iter()
+                .filter(|s| s.deployment_id == deployment.id)
+            {
+                let users: Vec<&str> = inner
+                    .order
+                    .iter()
+                    .filter(|sid| {
+                        inner
+                            .subscriptions
+                            .get(*sid)
+                            .is_some_and(|e| e.spec.sink.service == service.name)
+                    })
+                    .map(String::as_str)
+                    .collect();
+                if !users.is_empty() {
+                    return Err(IngressError::DeploymentInUse {
+                        deployment: deployment.id.clone(),
+                        service: service.name,
+                        subscriptions: users.join(", "),
+                    });
+                }
+            }
+        }
+        let before = inner.registry.clone();
+        inner.registry.remove(id)?;
+        if let Err(e) = self.persist(&inner).await {
+            inner.registry = before;
+            return Err(e);
+        }
+        tracing::info!(deployment = %id, "deployment removed");
+        Ok(())
+    }
+
+    /// Every service, by name.
+    pub async fn list_services(&self) -> Vec<ServiceInfo> {
+        self.inner.lock().await.registry.services()
+    }
+
+    /// One service.
+    pub async fn get_service(&self, name: &str) -> Result<ServiceInfo, IngressError> {
+        self.inner
+            .lock()
+            .await
+            .registry
+            .service(name)
+            .ok_or_else(|| IngressError::ServiceNotFound(name.to_owned()))
+    }
+
+    /// The configured clusters.
+    pub fn clusters(&self) -> Vec<ClusterView> {
+        self.config
+            .ingress
+            .kafka_clusters
+            .iter()
+            .map(|c| ClusterView {
+                name: c.name.clone(),
+                brokers: c.brokers.clone(),
+                options: c.redacted_options(),
+            })
+            .collect()
+    }
+
+    /// Stops every subscription gracefully (drain within a bound, commit, leave the group).
+    pub async fn shutdown(&self) {
+        let runtimes: Vec<SubscriptionRuntime> = {
+            let mut inner = self.inner.lock().await;
+            inner
+                .subscriptions
+                .values_mut()
+                .filter_map(|e| e.runtime.take())
+                .collect()
+        };
+        let mut stops = tokio::task::JoinSet::new();
+        for rt in runtimes {
+            stops.spawn(async move { rt.stop().await });
+        }
+        while stops.join_next().await.is_some() {}
+    }
+
+    /// Restarts subscriptions whose target moved to another deployment, and starts the ones
+    /// that were waiting for their service.
+    async fn retarget(&self, inner: &mut Inner) {
+        let ids = inner.order.clone();
+        for id in ids {
+            let Some(entry) = inner.subscriptions.get(&id) else {
+                continue;
+            };
+            let Ok((resolved, target)) = prepare(&self.config, &inner.registry, &entry.spec) else {
+                continue;
+            };
+            let unchanged = entry.runtime.is_some()
+                && entry.view == view_of(&entry.spec, &resolved)
+                && entry.target_uri.as_deref() == Some(target.base_uri.as_str());
+            if unchanged {
+                continue;
+            }
+            let Some(entry) = inner.subscriptions.get_mut(&id) else {
+                continue;
+            };
+            if let Some(old) = entry.runtime.take() {
+                old.stop().await;
+            }
+            entry.view = view_of(&entry.spec, &resolved);
+            match start_runtime(&entry.spec, resolved, &target) {
+                Ok(rt) => {
+                    tracing::info!(subscription = %id, uri = %target.base_uri,
+                        "subscription (re)started on its service's deployment");
+                    entry.runtime = Some(rt);
+                    entry.failure = None;
+                    entry.target_uri = Some(target.base_uri.clone());
+                }
+                Err(e) => entry.failure = Some(e.to_string()),
+            }
+        }
+    }
+
+    async fn persist(&self, inner: &Inner) -> Result<(), IngressError> {
+        let state = PersistedState {
+            deployments: inner.registry.list().to_vec(),
+            subscriptions: inner
+                .order
+                .iter()
+                .filter_map(|id| inner.subscriptions.get(id))
+                .map(|e| e.spec.clone())
+                .collect(),
+            ..PersistedState::default()
+        };
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.save(&state))
+            .await
+            .map_err(|e| {
+                IngressError::Store(StoreError::Write {
+                    path: std::path::PathBuf::from("state.json"),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })??;
+        Ok(())
+    }
+}
+
+/// Resolves a spec against the configuration and the registry: its options (cluster defaults
+/// < cluster options < subscription options) and its handler.
+fn prepare(
+    config: &ServerConfig,
+    registry: &DeploymentRegistry,
+    spec: &SubscriptionSpec,
+) -> Result<(Resolved, SinkTarget), IngressError> {
+    let cluster: &ClusterConfig =
+        config
+            .ingress
+            .cluster(&spec.source.cluster)
+            .ok_or_else(|| IngressError::UnknownCluster {
+                cluster: spec.source.cluster.clone(),
+                known: config
+                    .ingress
+                    .cluster_names()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            })?;
+    let target = registry.resolve_sink(&spec.sink.service, &spec.sink.handler)?;
+    let resolved = resolve(cluster, &spec.options, spec.id.as_str())?;
+    for warning in &resolved.warnings {
+        tracing::warn!(subscription = %spec.id, "{warning}");
+    }
+    Ok((resolved, target))
+}
+
+fn view_of(spec: &SubscriptionSpec, resolved: &Resolved) -> SubscriptionView {
+    SubscriptionView {
+        id: spec.id.to_string(),
+        source: spec.source.to_string(),
+        sink: spec.sink.to_string(),
+        options: resolved.effective_options().clone(),
+    }
+}
+
+fn start_runtime(
+    spec: &SubscriptionSpec,
+    resolved: Resolved,
+    target: &SinkTarget,
+) -> Result<SubscriptionRuntime, IngressError> {
+    SubscriptionRuntime::start(SubscriptionConfig {
+        id: spec.id.to_string(),
+        topic: spec.source.topic.clone(),
+        settings: resolved.settings,
+        target: target.handler_target(),
+        mode: target.dispatch_mode(),
+        http_version: HttpVersion::Http1,
+        paused: spec.paused,
+    })
+    .map_err(|e| IngressError::Start(e.to_string()))
+}
+
+fn failed_entry(spec: SubscriptionSpec, failure: String) -> SubscriptionEntry {
+    SubscriptionEntry {
+        view: SubscriptionView {
+            id: spec.id.to_string(),
+            source: spec.source.to_string(),
+            sink: spec.sink.to_string(),
+            options: redact_options(&spec.options),
+        },
+        spec,
+        runtime: None,
+        target_uri: None,
+        failure: Some(failure),
+    }
+}
+
+fn status_of(entry: &SubscriptionEntry) -> SubscriptionStatus {
+    match &entry.runtime {
+        Some(rt) => rt.status(),
+        None => SubscriptionStatus {
+            id: entry.view.id.clone(),
+            state: RuntimeState::Failed {
+                reason: entry
+                    .failure
+                    .clone()
+                    .unwrap_or_else(|| "not running".to_owned()),
+            },
+            partitions: Vec::new(),
+        },
+    }
+}
+
+/// Header names whose values are credentials and never shown.
+fn is_secret_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "authorization"
+        || n == "proxy-authorization"
+        || n == "cookie"
+        || n.contains("token")
+        || n.contains("secret")
+        || n.contains("password")
+        || n.contains("api-key")
+        || n.contains("apikey")
+}
+
+fn deployment_view(d: &Deployment) -> DeploymentView {
+    DeploymentView {
+        id: d.id.clone(),
+        uri: d.uri.clone(),
+        additional_headers: d
+            .additional_headers
+            .iter()
+            .map(|(k, v)| {
+                let v = if is_secret_header(k) {
+                    "***".to_owned()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect(),
+        created_at: d.created_at.clone(),
+        services: d.services.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_headers_are_redacted() {
+        let d = Deployment {
+            id: "dp_1".into(),
+            uri: "http://h:9080".into(),
+            additional_headers: BTreeMap::from([
+                ("Authorization".to_owned(), "Bearer abc".to_owned()),
+                ("x-api-key".to_owned(), "k".to_owned()),
+                ("x-tenant".to_owned(), "blue".to_owned()),
+            ]),
+            services: Vec::new(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let v = deployment_view(&d);
+        assert_eq!(v.additional_headers["Authorization"], "***");
+        assert_eq!(v.additional_headers["x-api-key"], "***");
+        assert_eq!(v.additional_headers["x-tenant"], "blue");
+    }
+}
