@@ -1,0 +1,122 @@
+//! `/deployments` (register by discovery or inline manifest, list, get, remove) and
+//! `/services` (what the deployments serve).
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use ingress::deployments::manifest::ServiceManifest;
+use ingress::deployments::registry::ServiceInfo;
+use ingress::manager::{DeploymentView, RegisterDeployment};
+use serde::Serialize;
+
+use super::body::{bool_param, json_object, path_param, query_params, type_name, Fields};
+use super::error::ApiError;
+use super::subscriptions::location;
+use super::AppState;
+
+/// The fields `POST /deployments` accepts.
+const REGISTER_FIELDS: &[&str] = &["uri", "additional_headers", "force", "services"];
+
+/// `{"deployments": [...]}`.
+#[derive(Debug, Serialize)]
+pub struct DeploymentList {
+    /// The deployments, oldest first.
+    pub deployments: Vec<DeploymentView>,
+}
+
+/// `{"services": [...]}`.
+#[derive(Debug, Serialize)]
+pub struct ServiceList {
+    /// The services, by name.
+    pub services: Vec<ServiceInfo>,
+}
+
+/// `POST /deployments`: 201 + `Location: deployments/<id>` + the deployment.
+pub async fn register(
+    State(ingress): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::new(json_object(&headers, body)?, REGISTER_FIELDS)?;
+    let uri = fields.required_string("uri", "http://<host>:<port>")?;
+    let additional_headers = fields.string_map("additional_headers", "header", false)?;
+    let force = fields.optional_bool("force")?.unwrap_or(false);
+    let services = match fields.optional_value("services") {
+        None => None,
+        Some(value @ serde_json::Value::Array(_)) => Some(
+            serde_json::from_value::<Vec<ServiceManifest>>(value).map_err(|e| {
+                ApiError::bad_request(format!("invalid field \"services\" (a manifest): {e}"))
+            })?,
+        ),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "field \"services\" must be an array of services (the endpoint manifest's \
+                 \"services\"), got {}",
+                type_name(&other)
+            )))
+        }
+    };
+    let view = ingress
+        .register_deployment(RegisterDeployment {
+            uri,
+            additional_headers,
+            services,
+            force,
+        })
+        .await?;
+    let location = location("deployments", &view.id)?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response())
+}
+
+/// `GET /deployments`.
+pub async fn list(State(ingress): State<AppState>) -> Json<DeploymentList> {
+    Json(DeploymentList {
+        deployments: ingress.list_deployments().await,
+    })
+}
+
+/// `GET /deployments/{id}`.
+pub async fn get(
+    State(ingress): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<DeploymentView>, ApiError> {
+    let id = path_param(id)?;
+    Ok(Json(ingress.get_deployment(&id).await?))
+}
+
+/// `DELETE /deployments/{id}[?force=true]`: 202, empty body.
+pub async fn remove(
+    State(ingress): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<StatusCode, ApiError> {
+    let id = path_param(id)?;
+    let params = query_params(query, &["force"])?;
+    let force = bool_param("force", params.get("force").map(String::as_str))?;
+    ingress.remove_deployment(&id, force).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `GET /services`.
+pub async fn list_services(State(ingress): State<AppState>) -> Json<ServiceList> {
+    Json(ServiceList {
+        services: ingress.list_services().await,
+    })
+}
+
+/// `GET /services/{name}`.
+pub async fn get_service(
+    State(ingress): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Json<ServiceInfo>, ApiError> {
+    let name = path_param(name)?;
+    Ok(Json(ingress.get_service(&name).await?))
+}
