@@ -4,6 +4,7 @@
 //! running server's admin API (`subscriptions`, `deployments`, `services`).
 
 mod cli;
+mod serve;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,16 +57,6 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
-}
-
-// TODO: wired by the admin server change (replaced by `mod serve;` in admin/src/serve.rs).
-mod serve {
-    use super::ServeArgs;
-
-    /// Runs the server until it is told to stop.
-    pub fn run(_args: ServeArgs) -> anyhow::Result<()> {
-        anyhow::bail!("not wired yet")
-    }
 }
 
 fn main() -> ExitCode {

@@ -122,13 +122,28 @@ pub enum DiscoveryError {
     },
 }
 
+/// `uri` with the user-info part (`user:password@`) of its authority replaced by `***@`.
+fn redact_userinfo(uri: &str) -> String {
+    let Some(scheme_end) = uri.find("://") else {
+        return uri.to_owned();
+    };
+    let rest = &uri[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &uri[..scheme_end + 3], &rest[at..]),
+        None => uri.to_owned(),
+    }
+}
+
 /// Checks a deployment URI and returns it without trailing slashes, the form deployments are
 /// stored and compared in. Must be absolute `http://` with a host; a path prefix is allowed
 /// (requests go to `<uri>/<Service>/...`), a query or fragment is not (it would end up in the
 /// middle of every request URL).
 pub fn normalize_deployment_uri(uri: &str) -> Result<String, UriError> {
+    // Errors show the URI without any `user:password@` part: they end up in API responses.
+    let shown = redact_userinfo(uri);
     let invalid = |reason: &str| UriError::Invalid {
-        uri: uri.to_owned(),
+        uri: shown.clone(),
         reason: reason.to_owned(),
     };
     let trimmed = uri.trim().trim_end_matches('/');
@@ -138,15 +153,13 @@ pub fn normalize_deployment_uri(uri: &str) -> Result<String, UriError> {
     let parsed: Uri = trimmed
         .parse()
         .map_err(|e: http::uri::InvalidUri| UriError::Invalid {
-            uri: uri.to_owned(),
+            uri: shown.clone(),
             reason: e.to_string(),
         })?;
     match parsed.scheme_str() {
         Some(s) if s.eq_ignore_ascii_case("http") => {}
         Some(s) if s.eq_ignore_ascii_case("https") => {
-            return Err(UriError::Https {
-                uri: uri.to_owned(),
-            })
+            return Err(UriError::Https { uri: shown.clone() })
         }
         Some(s) => {
             return Err(invalid(&format!(
@@ -321,6 +334,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn credentials_never_appear_in_uri_errors() {
+        let e = normalize_deployment_uri("http://u:s3cret@h:9080")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("credentials in the uri"), "{e}");
+        assert!(
+            e.contains("http://***@h:9080") && !e.contains("s3cret"),
+            "{e}"
+        );
+        let e = normalize_deployment_uri("https://u:s3cret@h")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
     fn normalizes_http_uris() {
         assert_eq!(
             normalize_deployment_uri("http://h:9080/").unwrap(),
@@ -356,7 +385,6 @@ mod tests {
             ("ftp://h", "unsupported scheme \"ftp\""),
             ("http://h:9080?x=1", "query or fragment"),
             ("http://h#x", "query or fragment"),
-            ("http://u:p@h:9080", "credentials in the uri"),
             ("http://h:port", "invalid port \"port\""),
             ("http://h:99999", "invalid port"),
             ("", "empty"),
