@@ -54,6 +54,7 @@ MANIFEST = {
 # against different keys updating the dict concurrently.
 counters = {}
 counters_lock = threading.Lock()
+output_lock = threading.Lock()
 
 
 class BadRequest(Exception):
@@ -104,13 +105,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_event(self, target, body):
         h = self.headers
-        print(
+        line = (
             f"{target} partition={h.get('kafka.partition', '-')} "
             f"offset={h.get('kafka.offset', '-')} "
             f"idempotency-key={h.get('idempotency-key', '-')} "
-            f"body={body.decode('utf-8', 'replace')}",
-            flush=True,
+            f"body={body.decode('utf-8', 'replace')}\n"
         )
+        # One write per line under a lock: concurrent handler threads must not interleave.
+        with output_lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
 
     def reply(self, status, value):
         data = json.dumps(value).encode()
