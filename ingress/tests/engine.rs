@@ -1,6 +1,7 @@
 //! The ingress engine end to end on a real broker and a real HTTP handler: per-key order
-//! under faults, bounded service concurrency, byte-exact requests, terminal failures (dead
-//! letter, stuck status), crash safety and bounded memory on a large backlog.
+//! under faults, bounded service concurrency, byte-exact requests. Terminal failures (dead
+//! letter, stuck status) and crash safety are in `engine_failures.rs`, bounded memory on a
+//! large backlog in `engine_memory.rs`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed step should panic
 

@@ -9,11 +9,12 @@
 //! finish within a bound, reports the final watermark and ends.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use kafka_proto::record::Record;
+use bytes::{Bytes, BytesMut};
+use kafka_proto::record::{Record, RecordHeader};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinError, JoinSet};
 
@@ -136,6 +137,7 @@ impl PartitionWorker {
             if !self.watermark.track(record.offset) {
                 continue;
             }
+            let record = detach(record);
             let key = match self.limits.mode {
                 // A null key is the empty key (SPEC §6).
                 DispatchMode::PerKey => record.key.clone().unwrap_or_default(),
@@ -240,5 +242,97 @@ impl PartitionWorker {
         }
         tracing::debug!(partition = ?self.partition, dropped, "partition drained");
         self.publish();
+    }
+}
+
+/// A copy of `record` that owns its bytes (one allocation for key, value and header values).
+///
+/// Fetched keys and values are zero-copy slices of the whole fetch response, so a record kept
+/// here — waiting behind a busy or stuck key, or retrying — would keep its entire response
+/// (up to `fetch.max.bytes`) alive. The buffer budget counts records, so each must cost only
+/// its own size: otherwise a stuck key whose records trickle in pins one response per
+/// record, and memory grows with the throughput of the other keys instead of staying bounded.
+fn detach(record: Record) -> Record {
+    fn put(buf: &mut BytesMut, bytes: Option<&Bytes>) -> Option<Range<usize>> {
+        bytes.map(|b| {
+            let start = buf.len();
+            buf.extend_from_slice(b);
+            start..buf.len()
+        })
+    }
+    let len = record.key.as_ref().map_or(0, Bytes::len)
+        + record.value.as_ref().map_or(0, Bytes::len)
+        + record
+            .headers
+            .iter()
+            .map(|h| h.value.as_ref().map_or(0, Bytes::len))
+            .sum::<usize>();
+    let mut buf = BytesMut::with_capacity(len);
+    let key = put(&mut buf, record.key.as_ref());
+    let value = put(&mut buf, record.value.as_ref());
+    let header_values: Vec<_> = record
+        .headers
+        .iter()
+        .map(|h| put(&mut buf, h.value.as_ref()))
+        .collect();
+    let owned = buf.freeze();
+    let slice = |range: Option<Range<usize>>| range.map(|r| owned.slice(r));
+    Record {
+        offset: record.offset,
+        timestamp: record.timestamp,
+        key: slice(key),
+        value: slice(value),
+        headers: record
+            .headers
+            .into_iter()
+            .zip(header_values)
+            .map(|(h, range)| RecordHeader {
+                key: h.key,
+                value: slice(range),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detached_records_keep_their_bytes_but_not_the_fetch_buffer() {
+        let response = Bytes::from_static(b"....key....value....trace....");
+        let record = Record {
+            offset: 7,
+            timestamp: 1_700_000_000_000,
+            key: Some(response.slice(4..7)),
+            value: Some(response.slice(11..16)),
+            headers: vec![
+                RecordHeader {
+                    key: "traceparent".into(),
+                    value: Some(response.slice(20..25)),
+                },
+                RecordHeader {
+                    key: "null".into(),
+                    value: None,
+                },
+            ],
+        };
+        let detached = detach(record.clone());
+        assert_eq!(detached, record, "same contents");
+        let inside = |b: &Bytes| {
+            let range = response.as_ptr_range();
+            range.contains(&b.as_ptr())
+        };
+        assert!(
+            record.value.as_ref().is_some_and(inside),
+            "the test's premise"
+        );
+        for b in [&detached.key, &detached.value, &detached.headers[0].value] {
+            assert!(
+                !b.as_ref().is_some_and(inside),
+                "copied out of the response"
+            );
+        }
+        assert_eq!(detached.headers[1].value, None);
     }
 }
