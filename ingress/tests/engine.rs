@@ -5,154 +5,16 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed step should panic
 
-use std::collections::{BTreeMap, HashMap};
+mod support;
+
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use ingress::config::ClusterConfig;
-use ingress::engine::invocation::HandlerTarget;
-use ingress::engine::invoker::HttpVersion;
-use ingress::engine::status::{RuntimeState, SubscriptionStatus};
-use ingress::engine::{DispatchMode, SubscriptionConfig, SubscriptionRuntime};
-use ingress::options::resolve;
-use testkit::{Behaviour, KafkaCluster, RecordedRequest, RecordingHandler, TestClient, TestRecord};
-
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-fn bootstrap() -> String {
-    KafkaCluster::shared()
-        .expect("broker")
-        .bootstrap()
-        .to_owned()
-}
-
-fn unique_id(prefix: &str) -> String {
-    format!(
-        "sub_{}",
-        testkit::client::unique_topic_name(prefix).replace('-', "")
-    )
-}
-
-/// Which handler the subscription calls.
-struct Sink<'a> {
-    handler: &'a RecordingHandler,
-    service: &'a str,
-    method: &'a str,
-    keyed: bool,
-    mode: DispatchMode,
-    headers: Vec<(String, String)>,
-}
-
-fn vo<'a>(handler: &'a RecordingHandler) -> Sink<'a> {
-    Sink {
-        handler,
-        service: "Counter",
-        method: "add",
-        keyed: true,
-        mode: DispatchMode::PerKey,
-        headers: Vec::new(),
-    }
-}
-
-fn service<'a>(handler: &'a RecordingHandler) -> Sink<'a> {
-    Sink {
-        handler,
-        service: "Greeter",
-        method: "greet",
-        keyed: false,
-        mode: DispatchMode::Parallel,
-        headers: Vec::new(),
-    }
-}
-
-/// A subscription config for `topic` with test-friendly defaults plus `extra` options.
-fn config(id: &str, topic: &str, sink: &Sink<'_>, extra: &[(&str, &str)]) -> SubscriptionConfig {
-    let cluster = ClusterConfig {
-        name: "test".into(),
-        brokers: vec![bootstrap()],
-        options: BTreeMap::new(),
-    };
-    let mut opts: BTreeMap<String, String> = [
-        ("auto.offset.reset", "earliest"),
-        ("auto.commit.interval.ms", "200"),
-        ("session.timeout.ms", "6000"),
-        ("heartbeat.interval.ms", "500"),
-        ("fetch.wait.max.ms", "100"),
-        ("ingress.retry.initial-interval-ms", "10"),
-        ("ingress.retry.max-interval-ms", "200"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    for (k, v) in extra {
-        opts.insert((*k).to_owned(), (*v).to_owned());
-    }
-    let resolved = resolve(&cluster, &opts, id).expect("valid options");
-    SubscriptionConfig {
-        id: id.to_owned(),
-        topic: topic.to_owned(),
-        settings: resolved.settings,
-        target: HandlerTarget {
-            base_uri: sink.handler.url(),
-            service: sink.service.to_owned(),
-            handler: sink.method.to_owned(),
-            keyed: sink.keyed,
-            input_content_type: "application/json".into(),
-            additional_headers: sink.headers.clone(),
-        },
-        mode: sink.mode,
-        http_version: HttpVersion::Http1,
-        paused: false,
-    }
-}
-
-async fn handler(service: &str, ty: &str, method: &str) -> RecordingHandler {
-    RecordingHandler::start(RecordingHandler::manifest(service, ty, &[method]))
-        .await
-        .expect("handler")
-}
-
-/// Waits until `check` holds on the status, or panics with the last status.
-async fn wait_status(
-    rt: &SubscriptionRuntime,
-    timeout: Duration,
-    what: &str,
-    check: impl Fn(&SubscriptionStatus) -> bool,
-) -> SubscriptionStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let s = rt.status();
-        if check(&s) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; status: {s:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Successful (2xx) requests, keyed by `kafka.partition`/`kafka.offset`.
-fn delivered(reqs: &[RecordedRequest]) -> BTreeMap<(i32, i64), usize> {
-    let mut out = BTreeMap::new();
-    for r in reqs.iter().filter(|r| (200..300).contains(&r.status)) {
-        *out.entry(partition_offset(r)).or_insert(0) += 1;
-    }
-    out
-}
-
-fn partition_offset(r: &RecordedRequest) -> (i32, i64) {
-    (
-        r.header("kafka.partition").unwrap().parse().unwrap(),
-        r.header("kafka.offset").unwrap().parse().unwrap(),
-    )
-}
+use ingress::engine::status::RuntimeState;
+use ingress::engine::SubscriptionRuntime;
+use support::*;
+use testkit::{Behaviour, TestClient, TestRecord};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_carry_the_record_byte_for_byte_and_a_tombstone_is_an_empty_body() {
@@ -261,41 +123,6 @@ async fn services_run_in_parallel_up_to_max_in_flight() {
     assert!(max <= 8, "at most ingress.max-in-flight=8 (observed {max})");
     assert_eq!(delivered(&h.requests()).len(), 600);
     rt.stop().await;
-}
-
-/// Checks per-key order: per key, requests by arrival have non-decreasing offsets; a repeat
-/// is only of the record before it (a retry of the one in flight), and the next offset
-/// starts only after the previous one succeeded.
-fn assert_per_key_order(reqs: &[RecordedRequest]) {
-    let mut by_key: HashMap<String, Vec<&RecordedRequest>> = HashMap::new();
-    for r in reqs {
-        by_key
-            .entry(r.path_key().expect("keyed path"))
-            .or_default()
-            .push(r);
-    }
-    for (key, mut list) in by_key {
-        list.sort_by_key(|r| r.arrived);
-        for pair in list.windows(2) {
-            let (a, b) = (partition_offset(pair[0]), partition_offset(pair[1]));
-            assert_eq!(a.0, b.0, "key {key} stays in one partition");
-            if a.1 == b.1 {
-                assert!(
-                    !(200..300).contains(&pair[0].status),
-                    "key {key}: offset {} redelivered after it succeeded",
-                    a.1
-                );
-            } else {
-                assert!(b.1 > a.1, "key {key}: offset {} after {}", b.1, a.1);
-                assert!(
-                    (200..300).contains(&pair[0].status),
-                    "key {key}: offset {} started before {} succeeded",
-                    b.1,
-                    a.1
-                );
-            }
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
