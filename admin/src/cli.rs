@@ -136,6 +136,12 @@ pub enum DeploymentsCommand {
         /// Replace an existing deployment with the same URI.
         #[arg(long)]
         force: bool,
+        /// Speak HTTP/1.1 to it (Restate's `use_http_11: true`).
+        #[arg(long = "use-http1.1", conflicts_with = "http2")]
+        use_http_11: bool,
+        /// Speak HTTP/2 to it: h2c with prior knowledge on http:// (`use_http_11: false`).
+        #[arg(long)]
+        http2: bool,
     },
     /// List deployments (GET /deployments).
     List,
@@ -295,11 +301,20 @@ fn deployments_request(command: &DeploymentsCommand) -> anyhow::Result<ApiReques
             uri,
             headers,
             force,
-        } => ApiRequest::new(Method::POST, "/deployments".into()).with_body(json!({
-            "uri": uri,
-            "additional_headers": to_map("--header", headers)?,
-            "force": force,
-        })),
+            use_http_11,
+            http2,
+        } => {
+            let mut body = json!({
+                "uri": uri,
+                "additional_headers": to_map("--header", headers)?,
+                "force": force,
+            });
+            // Neither flag: the server's default (HTTP/1.1, or ALPN for https).
+            if *use_http_11 || *http2 {
+                body["use_http_11"] = json!(*use_http_11);
+            }
+            ApiRequest::new(Method::POST, "/deployments".into()).with_body(body)
+        }
         DeploymentsCommand::List => ApiRequest::new(Method::GET, "/deployments".into()),
         DeploymentsCommand::Get { id } => {
             ApiRequest::new(Method::GET, format!("/deployments/{}", encode(id)))
@@ -676,6 +691,24 @@ mod tests {
             Some(json!({"uri": "http://h:9080", "additional_headers": {}, "force": false}))
         );
         assert!(parse(&["deployments", "register", "http://h", "--header", "x"]).is_err());
+        let r = request(&["deployments", "register", "https://h", "--use-http1.1"]);
+        assert_eq!(
+            r.body.as_ref().map(|b| &b["use_http_11"]),
+            Some(&json!(true))
+        );
+        let r = request(&["deployments", "register", "http://h", "--http2"]);
+        assert_eq!(
+            r.body.as_ref().map(|b| &b["use_http_11"]),
+            Some(&json!(false))
+        );
+        assert!(parse(&[
+            "deployments",
+            "register",
+            "http://h",
+            "--http2",
+            "--use-http1.1"
+        ])
+        .is_err());
     }
 
     #[test]

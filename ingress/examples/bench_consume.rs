@@ -62,7 +62,7 @@ async fn main() {
                 let _ = done.send(());
             }
             ConsumerEvent::Records(batch) => {
-                if first.is_none() {
+                if first.is_none() && !batch.records.is_empty() {
                     first = Some(Instant::now());
                 }
                 seen += batch.records.len() as u64;

@@ -347,6 +347,7 @@ async fn run(
         },
         mode,
         http_version: HttpVersion::Http1,
+        tls: ingress::http_client::HandlerTls::system().expect("system trust store"),
         paused: false,
     })
     .expect("start");

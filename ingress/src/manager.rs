@@ -11,15 +11,15 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 use crate::config::{ClusterConfig, ServerConfig};
-use crate::deployments::discovery::{discover, DiscoveryError};
+use crate::deployments::discovery::{discover, is_https, DiscoveryError};
 use crate::deployments::manifest::{EndpointManifest, ServiceManifest};
 use crate::deployments::registry::{
     Deployment, DeploymentRegistry, RegistryError, ServiceInfo, SinkError, SinkTarget,
 };
-use crate::engine::invoker::HttpVersion;
 use crate::engine::metrics::MetricsSnapshot;
 use crate::engine::status::{RuntimeState, SubscriptionStatus};
 use crate::engine::{SubscriptionConfig, SubscriptionRuntime};
+use crate::http_client::{HandlerTls, HandlerTlsError, HttpVersion, VersionPreference};
 use crate::options::{redact_options, resolve, OptionError, Resolved};
 use crate::store::{PersistedState, StateStore, StoreError};
 use crate::subscription_spec::{Sink, Source, SpecError, SubscriptionId, SubscriptionSpec};
@@ -114,6 +114,9 @@ pub enum IngressError {
     /// Persisting the state failed.
     #[error("cannot persist state: {0}")]
     Store(#[from] StoreError),
+    /// The TLS client configuration for https deployments could not be built.
+    #[error(transparent)]
+    HandlerTls(#[from] HandlerTlsError),
 }
 
 fn known_clusters(known: &[String]) -> String {
@@ -144,7 +147,7 @@ impl IngressError {
             | IngressError::Duplicate { .. }
             | IngressError::DeploymentInUse { .. } => ErrorKind::Conflict,
             IngressError::Registry(_) => ErrorKind::BadRequest,
-            IngressError::Store(_) => ErrorKind::Internal,
+            IngressError::Store(_) | IngressError::HandlerTls(_) => ErrorKind::Internal,
         }
     }
 }
@@ -172,6 +175,8 @@ pub struct DeploymentView {
     pub uri: String,
     /// Headers sent with every invocation.
     pub additional_headers: BTreeMap<String, String>,
+    /// The HTTP version invocations use (`HTTP/1.1` or `HTTP/2.0`, Restate's names).
+    pub http_version: HttpVersion,
     /// When it was registered.
     pub created_at: String,
     /// The services it serves.
@@ -211,14 +216,18 @@ pub struct RegisterDeployment {
     pub services: Option<Vec<ServiceManifest>>,
     /// Replace a deployment with the same URI.
     pub force: bool,
+    /// Restate's `use_http_11`: `Some(true)` = HTTP/1.1, `Some(false)` = HTTP/2 (h2c with
+    /// prior knowledge on `http://`), `None` = HTTP/1.1 on `http://`, and on `https://`
+    /// whatever ALPN agrees on during discovery (HTTP/1.1 for an inline manifest).
+    pub use_http_11: Option<bool>,
 }
 
 struct SubscriptionEntry {
     spec: SubscriptionSpec,
     view: SubscriptionView,
     runtime: Option<SubscriptionRuntime>,
-    /// The deployment URI the runtime invokes.
-    target_uri: Option<String>,
+    /// The deployment URI and HTTP version the runtime invokes (a change restarts it).
+    target_uri: Option<(String, HttpVersion)>,
     /// Why it is not running (e.g. its cluster disappeared from the configuration).
     failure: Option<String>,
 }
@@ -233,6 +242,7 @@ struct Inner {
 /// The running ingress.
 pub struct Ingress {
     config: ServerConfig,
+    handler_tls: HandlerTls,
     store: Arc<StateStore>,
     inner: Mutex<Inner>,
 }
@@ -248,7 +258,17 @@ impl std::fmt::Debug for Ingress {
 impl Ingress {
     /// Loads the persisted state from `config.base_dir` and starts every subscription (each
     /// resumes from its committed offsets). A corrupt or unreadable state file is an error.
+    /// `https://` deployments are trusted through the system trust store
+    /// ([`HandlerTls::system`]).
     pub async fn open(config: ServerConfig) -> Result<Ingress, IngressError> {
+        Ingress::open_with(config, HandlerTls::system()?).await
+    }
+
+    /// [`Ingress::open`] trusting `https://` deployments as `handler_tls` says.
+    pub async fn open_with(
+        config: ServerConfig,
+        handler_tls: HandlerTls,
+    ) -> Result<Ingress, IngressError> {
         let (store, state) = StateStore::open(&config.base_dir)?;
         let registry = DeploymentRegistry::from_deployments(state.deployments);
         let mut inner = Inner {
@@ -261,12 +281,12 @@ impl Ingress {
             let entry = match prepare(&config, &inner.registry, &spec) {
                 Ok((resolved, target)) => {
                     let view = view_of(&spec, &resolved);
-                    match start_runtime(&spec, resolved, &target) {
+                    match start_runtime(&spec, resolved, &target, &handler_tls) {
                         Ok(rt) => SubscriptionEntry {
                             spec,
                             view,
                             runtime: Some(rt),
-                            target_uri: Some(target.base_uri),
+                            target_uri: Some(target.endpoint()),
                             failure: None,
                         },
                         Err(e) => failed_entry(spec, e.to_string()),
@@ -285,6 +305,7 @@ impl Ingress {
         }
         Ok(Ingress {
             config,
+            handler_tls,
             store: Arc::new(store),
             inner: Mutex::new(inner),
         })
@@ -327,7 +348,7 @@ impl Ingress {
             });
         }
         let view = view_of(&spec, &resolved);
-        let runtime = start_runtime(&spec, resolved, &target)?;
+        let runtime = start_runtime(&spec, resolved, &target, &self.handler_tls)?;
         let id = spec.id.to_string();
         inner.order.push(id.clone());
         inner.subscriptions.insert(
@@ -336,7 +357,7 @@ impl Ingress {
                 spec,
                 view: view.clone(),
                 runtime: Some(runtime),
-                target_uri: Some(target.base_uri),
+                target_uri: Some(target.endpoint()),
                 failure: None,
             },
         );
@@ -476,9 +497,32 @@ impl Ingress {
         &self,
         request: RegisterDeployment,
     ) -> Result<DeploymentView, IngressError> {
-        let manifest = match request.services {
-            Some(services) => EndpointManifest { services },
-            None => discover(&request.uri, &request.additional_headers, DISCOVERY_TIMEOUT).await?,
+        let fixed = request.use_http_11.map(|http_11| {
+            if http_11 {
+                HttpVersion::Http1
+            } else {
+                HttpVersion::Http2
+            }
+        });
+        let (manifest, http_version) = match request.services {
+            // Nothing to negotiate with: the inline manifest's deployment is not asked.
+            Some(services) => (EndpointManifest { services }, fixed.unwrap_or_default()),
+            None => {
+                let preference = match fixed {
+                    Some(version) => VersionPreference::Fixed(version),
+                    None if is_https(request.uri.trim()) => VersionPreference::Negotiate,
+                    None => VersionPreference::Fixed(HttpVersion::Http1),
+                };
+                let found = discover(
+                    &request.uri,
+                    &request.additional_headers,
+                    preference,
+                    &self.handler_tls,
+                    DISCOVERY_TIMEOUT,
+                )
+                .await?;
+                (found.manifest, found.http_version)
+            }
         };
         let mut inner = self.inner.lock().await;
         let before = inner.registry.clone();
@@ -486,6 +530,7 @@ impl Ingress {
             &request.uri,
             request.additional_headers,
             manifest,
+            http_version,
             request.force,
         )?;
         if let Err(e) = self.persist(&inner).await {
@@ -493,6 +538,7 @@ impl Ingress {
             return Err(e);
         }
         tracing::info!(deployment = %deployment.id, uri = %deployment.uri,
+            http_version = %deployment.http_version,
             services = deployment.services.len(), "deployment registered");
         // Subscriptions follow their service to the newest deployment (Restate semantics);
         // ones that could not start before (no such service yet) start now.
@@ -620,7 +666,7 @@ impl Ingress {
             };
             let unchanged = entry.runtime.is_some()
                 && entry.view == view_of(&entry.spec, &resolved)
-                && entry.target_uri.as_deref() == Some(target.base_uri.as_str());
+                && entry.target_uri == Some(target.endpoint());
             if unchanged {
                 continue;
             }
@@ -631,13 +677,13 @@ impl Ingress {
                 old.stop().await;
             }
             entry.view = view_of(&entry.spec, &resolved);
-            match start_runtime(&entry.spec, resolved, &target) {
+            match start_runtime(&entry.spec, resolved, &target, &self.handler_tls) {
                 Ok(rt) => {
                     tracing::info!(subscription = %id, uri = %target.base_uri,
                         "subscription (re)started on its service's deployment");
                     entry.runtime = Some(rt);
                     entry.failure = None;
-                    entry.target_uri = Some(target.base_uri.clone());
+                    entry.target_uri = Some(target.endpoint());
                 }
                 Err(e) => entry.failure = Some(e.to_string()),
             }
@@ -709,6 +755,7 @@ fn start_runtime(
     spec: &SubscriptionSpec,
     resolved: Resolved,
     target: &SinkTarget,
+    tls: &HandlerTls,
 ) -> Result<SubscriptionRuntime, IngressError> {
     SubscriptionRuntime::start(SubscriptionConfig {
         id: spec.id.to_string(),
@@ -716,7 +763,8 @@ fn start_runtime(
         settings: resolved.settings,
         target: target.handler_target(),
         mode: target.dispatch_mode(),
-        http_version: HttpVersion::Http1,
+        http_version: target.http_version,
+        tls: tls.clone(),
         paused: spec.paused,
     })
     .map_err(|e| IngressError::Start(e.to_string()))
@@ -782,6 +830,7 @@ fn deployment_view(d: &Deployment) -> DeploymentView {
                 (k.clone(), v)
             })
             .collect(),
+        http_version: d.http_version,
         created_at: d.created_at.clone(),
         services: d.services.clone(),
     }
@@ -802,6 +851,7 @@ mod tests {
                 ("x-tenant".to_owned(), "blue".to_owned()),
             ]),
             services: Vec::new(),
+            http_version: HttpVersion::Http1,
             created_at: "2026-01-01T00:00:00Z".into(),
         };
         let v = deployment_view(&d);

@@ -318,6 +318,7 @@ mod tests {
 
     use super::*;
     use crate::deployments::{DeploymentRegistry, EndpointManifest};
+    use crate::http_client::HttpVersion;
     use crate::subscription_spec::SubscriptionId;
 
     /// A fresh directory under the system temp dir, removed on drop.
@@ -353,6 +354,7 @@ mod tests {
                 "http://h:9080",
                 BTreeMap::from([("authorization".into(), "Bearer t".into())]),
                 manifest,
+                HttpVersion::Http1,
                 false,
             )
             .unwrap();
@@ -402,6 +404,23 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn state_from_before_http_versions_loads_as_http1() {
+        let dir = TempDir::new();
+        fs::create_dir_all(&dir.0).unwrap();
+        let old = serde_json::json!({
+            "version": 1,
+            "deployments": [{
+                "id": "dp_1", "uri": "http://h:9080", "created_at": "2026-01-01T00:00:00Z",
+                "services": [{"name": "S", "ty": "SERVICE", "handlers": [{"name": "h"}]}]
+            }],
+            "subscriptions": []
+        });
+        fs::write(dir.0.join(STATE_FILE), old.to_string()).unwrap();
+        let (_store, loaded) = StateStore::open(&dir.0).unwrap();
+        assert_eq!(loaded.deployments[0].http_version, HttpVersion::Http1);
     }
 
     #[test]

@@ -9,14 +9,36 @@ use std::time::{Duration, Instant};
 
 use ingress::deployments::discovery::MAX_MANIFEST_BYTES;
 use ingress::deployments::{
-    discover, DeploymentRegistry, DiscoveryError, HandlerType, ManifestError, ServiceType,
+    discover, DeploymentRegistry, DiscoveryError, EndpointManifest, HandlerType, ManifestError,
+    ServiceType,
 };
-use testkit::RecordingHandler;
+use ingress::http_client::{HandlerTls, HttpVersion, VersionPreference};
+use ingress::options::TlsSettings;
+use testkit::{RecordingHandler, TestCa};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Discovery over HTTP/1.1 (the default for `http://`), trusting the system store.
+async fn discover_h1(
+    uri: &str,
+    headers: &BTreeMap<String, String>,
+    timeout: Duration,
+) -> Result<EndpointManifest, DiscoveryError> {
+    let tls = HandlerTls::system().expect("system trust store");
+    let found = discover(
+        uri,
+        headers,
+        VersionPreference::Fixed(HttpVersion::Http1),
+        &tls,
+        timeout,
+    )
+    .await?;
+    assert_eq!(found.http_version, HttpVersion::Http1);
+    Ok(found.manifest)
+}
 
 /// A server answering every connection with `response` (raw HTTP bytes; `None`: never
 /// answers). Returns its base URL and a channel of the request heads it received.
@@ -76,7 +98,7 @@ async fn discovers_the_recording_handler_and_resolves_its_sink() {
     .expect("handler");
 
     // A trailing slash is normalized away.
-    let manifest = discover(&format!("{}/", handler.url()), &BTreeMap::new(), TIMEOUT)
+    let manifest = discover_h1(&format!("{}/", handler.url()), &BTreeMap::new(), TIMEOUT)
         .await
         .expect("discover");
     assert_eq!(manifest.services.len(), 1);
@@ -89,7 +111,13 @@ async fn discovers_the_recording_handler_and_resolves_its_sink() {
 
     let mut registry = DeploymentRegistry::default();
     let deployment = registry
-        .register(&handler.url(), BTreeMap::new(), manifest, false)
+        .register(
+            &handler.url(),
+            BTreeMap::new(),
+            manifest,
+            HttpVersion::Http1,
+            false,
+        )
         .expect("register");
     let sink = registry.resolve_sink("Greeter", "greet").expect("sink");
     assert_eq!(sink.deployment_id, deployment.id);
@@ -106,7 +134,7 @@ async fn sends_accept_and_additional_headers() {
         ("authorization".to_owned(), "Bearer token-1".to_owned()),
         ("x-tenant".to_owned(), "t1".to_owned()),
     ]);
-    let manifest = discover(&format!("{url}/prefix"), &headers, TIMEOUT)
+    let manifest = discover_h1(&format!("{url}/prefix"), &headers, TIMEOUT)
         .await
         .expect("discover");
     assert_eq!(manifest.services[0].name, "S");
@@ -136,7 +164,7 @@ async fn connection_refused_names_the_url() {
     drop(listener);
     let url = format!("http://{addr}");
 
-    let e = discover(&url, &BTreeMap::new(), TIMEOUT)
+    let e = discover_h1(&url, &BTreeMap::new(), TIMEOUT)
         .await
         .expect_err("nothing listens");
     assert!(matches!(e, DiscoveryError::Connect { .. }), "{e:?}");
@@ -156,7 +184,7 @@ async fn non_json_answer_is_an_invalid_manifest_error() {
         b"<html>not a manifest</html>",
     )))
     .await;
-    let e = discover(&url, &BTreeMap::new(), TIMEOUT)
+    let e = discover_h1(&url, &BTreeMap::new(), TIMEOUT)
         .await
         .expect_err("not JSON");
     assert!(matches!(e, DiscoveryError::InvalidJson { .. }), "{e:?}");
@@ -175,7 +203,7 @@ async fn valid_json_breaking_a_rule_is_reported_with_the_rule() {
         br#"{"services":[{"name":"S","ty":"SERVICE","handlers":[{"name":"h"},{"name":"h"}]}]}"#;
     let (url, _requests) =
         raw_server(Some(http_response("200 OK", "application/json", body))).await;
-    let e = discover(&url, &BTreeMap::new(), TIMEOUT)
+    let e = discover_h1(&url, &BTreeMap::new(), TIMEOUT)
         .await
         .expect_err("duplicate handler");
     match &e {
@@ -206,7 +234,7 @@ async fn error_status_quotes_the_start_of_the_body() {
         body.as_bytes(),
     )))
     .await;
-    let e = discover(&url, &BTreeMap::new(), TIMEOUT)
+    let e = discover_h1(&url, &BTreeMap::new(), TIMEOUT)
         .await
         .expect_err("503");
     match &e {
@@ -229,7 +257,7 @@ async fn error_status_quotes_the_start_of_the_body() {
 async fn a_silent_server_times_out() {
     let (url, _requests) = raw_server(None).await;
     let started = Instant::now();
-    let e = discover(&url, &BTreeMap::new(), Duration::from_millis(300))
+    let e = discover_h1(&url, &BTreeMap::new(), Duration::from_millis(300))
         .await
         .expect_err("silence");
     assert!(started.elapsed() < Duration::from_secs(3));
@@ -245,8 +273,114 @@ async fn an_oversized_manifest_is_refused() {
     let body = vec![b' '; MAX_MANIFEST_BYTES + 1];
     let (url, _requests) =
         raw_server(Some(http_response("200 OK", "application/json", &body))).await;
-    let e = discover(&url, &BTreeMap::new(), Duration::from_secs(20))
+    let e = discover_h1(&url, &BTreeMap::new(), Duration::from_secs(20))
         .await
         .expect_err("too large");
     assert!(matches!(e, DiscoveryError::TooLarge { .. }), "{e:?}");
+}
+
+fn greeter() -> serde_json::Value {
+    RecordingHandler::manifest("Greeter", "SERVICE", &["greet"])
+}
+
+async fn discover_with(
+    uri: &str,
+    preference: VersionPreference,
+    tls: &HandlerTls,
+) -> Result<ingress::deployments::discovery::Discovered, DiscoveryError> {
+    discover(uri, &BTreeMap::new(), preference, tls, TIMEOUT).await
+}
+
+#[tokio::test]
+async fn https_discovery_negotiates_the_version_with_alpn() {
+    let ca = TestCa::new("discovery").expect("certificates");
+    let tls = HandlerTls::from_settings(&TlsSettings {
+        ca_location: Some(ca.ca_file().display().to_string()),
+        ..TlsSettings::default()
+    })
+    .expect("CA");
+    let both = RecordingHandler::start_tls(greeter(), &ca, &["h2", "http/1.1"])
+        .await
+        .expect("handler");
+    let h1_only = RecordingHandler::start_tls(greeter(), &ca, &["http/1.1"])
+        .await
+        .expect("handler");
+
+    let found = discover_with(&both.url(), VersionPreference::Negotiate, &tls)
+        .await
+        .expect("discover");
+    assert_eq!(
+        found.http_version,
+        HttpVersion::Http2,
+        "the server offers h2"
+    );
+    assert_eq!(found.manifest.services[0].name, "Greeter");
+    assert_eq!(
+        both.requests().len(),
+        0,
+        "discovery is not recorded as a request"
+    );
+
+    let found = discover_with(&h1_only.url(), VersionPreference::Negotiate, &tls)
+        .await
+        .expect("discover");
+    assert_eq!(
+        found.http_version,
+        HttpVersion::Http1,
+        "no h2 in the server's ALPN"
+    );
+
+    let found = discover_with(
+        &both.url(),
+        VersionPreference::Fixed(HttpVersion::Http1),
+        &tls,
+    )
+    .await
+    .expect("discover");
+    assert_eq!(found.http_version, HttpVersion::Http1, "HTTP/1.1 asked for");
+
+    // Not trusted: a connect error naming the certificate problem.
+    let untrusted = HandlerTls::system().expect("system trust store");
+    let e = discover_with(&both.url(), VersionPreference::Negotiate, &untrusted)
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, DiscoveryError::Connect { .. }), "{msg}");
+    assert!(
+        msg.contains(&format!("{}/discover", both.url())) && msg.contains("UnknownIssuer"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn h2c_discovery_with_prior_knowledge() {
+    let tls = HandlerTls::system().expect("system trust store");
+    // The recording handler serves h2c as well as HTTP/1.1 on its cleartext port.
+    let handler = RecordingHandler::start(greeter()).await.expect("handler");
+    let found = discover_with(
+        &handler.url(),
+        VersionPreference::Fixed(HttpVersion::Http2),
+        &tls,
+    )
+    .await
+    .expect("discover");
+    assert_eq!(found.http_version, HttpVersion::Http2);
+    // Negotiation on cleartext is HTTP/1.1: there is no ALPN to ask.
+    let found = discover_with(&handler.url(), VersionPreference::Negotiate, &tls)
+        .await
+        .expect("discover");
+    assert_eq!(found.http_version, HttpVersion::Http1);
+
+    // An HTTP/1.1-only server cannot answer the HTTP/2 preface: the error says what was tried.
+    let body = br#"{"services":[{"name":"S","ty":"SERVICE","handlers":[{"name":"h"}]}]}"#;
+    let (url, _requests) =
+        raw_server(Some(http_response("200 OK", "application/json", body))).await;
+    let e = discover_with(&url, VersionPreference::Fixed(HttpVersion::Http2), &tls)
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("HTTP/2 with prior knowledge") && msg.contains("use_http_11"),
+        "{msg}"
+    );
 }

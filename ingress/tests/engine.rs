@@ -126,6 +126,38 @@ async fn services_run_in_parallel_up_to_max_in_flight() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_the_high_watermark_of_partitions_that_returned_no_records() {
+    init_tracing();
+    let kafka = TestClient::connect(&bootstrap()).await.unwrap();
+    let topic = kafka.create_topic("eng-hwm", 2).await.unwrap();
+    let h = handler("Greeter", "SERVICE", "greet").await;
+    let old = (0..30)
+        .map(|i| TestRecord::keyed("k", format!("{i}")))
+        .collect();
+    kafka.produce_to(&topic, 0, old).await.unwrap();
+    // `latest`: partition 0 starts at its end (30), partition 1 is empty: neither fetch ever
+    // returns a record, yet both report where their log ends.
+    let id = unique_id("hwm");
+    let rt = SubscriptionRuntime::start(config(
+        &id,
+        &topic,
+        &service(&h),
+        &[("auto.offset.reset", "latest")],
+    ))
+    .unwrap();
+    let status = wait_status(&rt, Duration::from_secs(30), "high watermarks", |s| {
+        s.partitions.len() == 2 && s.partitions.iter().all(|p| p.high_watermark.is_some())
+    })
+    .await;
+    for p in &status.partitions {
+        let end = if p.partition == 0 { 30 } else { 0 };
+        assert_eq!((p.high_watermark, p.lag), (Some(end), Some(0)), "{p:?}");
+    }
+    assert_eq!(h.count(), 0, "nothing before the start offset is delivered");
+    rt.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_key_order_holds_under_latency_and_injected_503s() {
     init_tracing();
     const RECORDS: usize = 200_000;

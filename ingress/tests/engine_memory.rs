@@ -180,6 +180,7 @@ async fn memory_stays_bounded_behind_a_large_backlog_and_a_slow_handler() {
         },
         mode: DispatchMode::Parallel,
         http_version: HttpVersion::Http1,
+        tls: ingress::http_client::HandlerTls::system().expect("system trust store"),
         paused: false,
     };
 

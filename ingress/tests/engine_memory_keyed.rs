@@ -161,6 +161,7 @@ async fn a_stuck_keys_waiting_records_do_not_pin_the_fetch_responses_they_came_i
         },
         mode: DispatchMode::PerKey,
         http_version: HttpVersion::Http1,
+        tls: ingress::http_client::HandlerTls::system().expect("system trust store"),
         paused: false,
     })
     .unwrap();

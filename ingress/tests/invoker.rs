@@ -9,8 +9,27 @@ use bytes::Bytes;
 use ingress::engine::invocation::{build_invocation, HandlerTarget, RecordSource};
 use ingress::engine::invoker::{HttpVersion, Invoker};
 use ingress::engine::retry::AttemptOutcome;
+use ingress::http_client::HandlerTls;
+use ingress::options::TlsSettings;
 use kafka_proto::record::{Record, RecordHeader};
-use testkit::RecordingHandler;
+use testkit::{RecordingHandler, TestCa};
+
+fn system_tls() -> HandlerTls {
+    HandlerTls::system().expect("system trust store")
+}
+
+/// Trusts exactly the test CA (as `ssl.ca.location` would).
+fn trusting(ca: &TestCa) -> HandlerTls {
+    HandlerTls::from_settings(&TlsSettings {
+        ca_location: Some(ca.ca_file().display().to_string()),
+        ..TlsSettings::default()
+    })
+    .expect("CA file")
+}
+
+fn counter() -> serde_json::Value {
+    RecordingHandler::manifest("Counter", "VIRTUAL_OBJECT", &["add"])
+}
 
 fn target(base: &str) -> HandlerTarget {
     HandlerTarget {
@@ -53,7 +72,7 @@ async fn delivers_body_and_headers_and_classifies_every_outcome() {
     ))
     .await
     .expect("handler");
-    let invoker = Invoker::new(HttpVersion::Http1, Duration::from_secs(2));
+    let invoker = Invoker::new(HttpVersion::Http1, &system_tls(), Duration::from_secs(2));
     let t = target(&handler.url());
 
     let inv = build_invocation(&t, SOURCE, &record("user/1", 7)).unwrap();
@@ -140,10 +159,78 @@ async fn speaks_h2c_with_prior_knowledge() {
     ))
     .await
     .expect("handler");
-    let invoker = Invoker::new(HttpVersion::Http2, Duration::from_secs(2));
+    let invoker = Invoker::new(HttpVersion::Http2, &system_tls(), Duration::from_secs(2));
     let inv = build_invocation(&target(&handler.url()), SOURCE, &record("h2", 1)).unwrap();
     assert_eq!(invoker.invoke(&inv).await, AttemptOutcome::Delivered);
     let got = &handler.requests()[0];
     assert_eq!(got.version, http::Version::HTTP_2);
     assert_eq!(got.header("idempotency-key"), Some("sub_test-2-1"));
+}
+
+#[tokio::test]
+async fn speaks_http2_and_http1_over_tls() {
+    let ca = TestCa::new("invoker").expect("certificates");
+    let tls = trusting(&ca);
+    let handler = RecordingHandler::start_tls(counter(), &ca, &["h2", "http/1.1"])
+        .await
+        .expect("handler");
+    assert!(handler.url().starts_with("https://127.0.0.1:"));
+    let t = target(&handler.url());
+
+    let h2 = Invoker::new(HttpVersion::Http2, &tls, Duration::from_secs(2));
+    let inv = build_invocation(&t, SOURCE, &record("tls", 1)).unwrap();
+    assert_eq!(h2.invoke(&inv).await, AttemptOutcome::Delivered);
+    // A second request reuses the pooled HTTP/2 connection.
+    let inv = build_invocation(&t, SOURCE, &record("tls", 2)).unwrap();
+    assert_eq!(h2.invoke(&inv).await, AttemptOutcome::Delivered);
+
+    let h1 = Invoker::new(HttpVersion::Http1, &tls, Duration::from_secs(2));
+    let inv = build_invocation(&t, SOURCE, &record("tls", 3)).unwrap();
+    assert_eq!(h1.invoke(&inv).await, AttemptOutcome::Delivered);
+
+    let got = handler.requests();
+    let versions: Vec<_> = got.iter().map(|r| r.version).collect();
+    assert_eq!(
+        versions,
+        [
+            http::Version::HTTP_2,
+            http::Version::HTTP_2,
+            http::Version::HTTP_11
+        ]
+    );
+    // Same contract over TLS: the headers and body of SPEC section 5.
+    assert_eq!(got[0].path, "/Counter/tls/add");
+    assert_eq!(got[0].body.as_ref(), b"{\"n\":1}");
+    assert_eq!(got[2].header("idempotency-key"), Some("sub_test-2-3"));
+    assert_eq!(got[2].header("authorization"), Some("Bearer t"));
+
+    // An HTTP/1.1-only TLS server with an HTTP/1.1 deployment.
+    let h1_only = RecordingHandler::start_tls(counter(), &ca, &["http/1.1"])
+        .await
+        .expect("handler");
+    let inv = build_invocation(&target(&h1_only.url()), SOURCE, &record("tls", 4)).unwrap();
+    assert_eq!(h1.invoke(&inv).await, AttemptOutcome::Delivered);
+    assert_eq!(h1_only.requests()[0].version, http::Version::HTTP_11);
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_is_a_retryable_failure_that_says_so() {
+    let ca = TestCa::new("untrusted").expect("certificates");
+    let handler = RecordingHandler::start_tls(counter(), &ca, &["h2", "http/1.1"])
+        .await
+        .expect("handler");
+    // The system trust store does not know the test CA.
+    let invoker = Invoker::new(HttpVersion::Http1, &system_tls(), Duration::from_secs(2));
+    let inv = build_invocation(&target(&handler.url()), SOURCE, &record("k", 1)).unwrap();
+    match invoker.invoke(&inv).await {
+        AttemptOutcome::Retryable { reason, .. } => {
+            assert!(
+                reason.contains(&handler.url())
+                    && reason.contains("invalid peer certificate: UnknownIssuer"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected a retryable certificate failure, got {other:?}"),
+    }
+    assert_eq!(handler.count(), 0, "nothing reached the untrusted server");
 }

@@ -15,6 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio::task::JoinHandle;
 
+use crate::tls::TestCa;
 use crate::{lock, TestkitError};
 
 /// One request the handler received.
@@ -86,31 +87,70 @@ struct Shared {
 #[derive(Debug)]
 pub struct RecordingHandler {
     addr: SocketAddr,
+    scheme: &'static str,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
 }
 
 impl RecordingHandler {
-    /// Starts a server on a free loopback port serving `manifest` at `GET /discover`.
+    /// Starts a server on a free loopback port serving `manifest` at `GET /discover`, over
+    /// cleartext HTTP/1.1 and h2c (prior knowledge).
     pub async fn start(manifest: serde_json::Value) -> Result<Self, TestkitError> {
-        let shared = Arc::new(Shared::default());
-        *lock(&shared.manifest) = manifest;
-        let app = Router::new()
-            .route("/discover", get(discover))
-            .fallback(record)
-            .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| TestkitError::Handler(format!("bind: {e}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| TestkitError::Handler(format!("local_addr: {e}")))?;
+        let (shared, app) = app(manifest);
+        let (listener, addr) = bind().await?;
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 eprintln!("testkit handler server stopped: {e}");
             }
         });
-        Ok(RecordingHandler { addr, shared, task })
+        Ok(RecordingHandler {
+            addr,
+            scheme: "http",
+            shared,
+            task,
+        })
+    }
+
+    /// Like [`RecordingHandler::start`], over TLS with `ca`'s server certificate, offering
+    /// `alpn` (`["h2", "http/1.1"]`: either version, as the client's ALPN picks;
+    /// `["http/1.1"]`: a server without HTTP/2). [`RecordingHandler::url`] is then
+    /// `https://127.0.0.1:<port>`.
+    pub async fn start_tls(
+        manifest: serde_json::Value,
+        ca: &TestCa,
+        alpn: &[&str],
+    ) -> Result<Self, TestkitError> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(ca.server_config(alpn)?);
+        let (shared, app) = app(manifest);
+        let (listener, addr) = bind().await?;
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                let service = hyper_util::service::TowerToHyperService::new(app.clone());
+                tokio::spawn(async move {
+                    // A client that rejects the certificate ends the handshake: not an error
+                    // of the server.
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let builder = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    );
+                    let _ = builder
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Ok(RecordingHandler {
+            addr,
+            scheme: "https",
+            shared,
+            task,
+        })
     }
 
     /// A manifest with one service of type `ty` ("SERVICE", "VIRTUAL_OBJECT", "WORKFLOW")
@@ -135,9 +175,9 @@ impl RecordingHandler {
         serde_json::json!({"services": [{"name": service, "ty": ty, "handlers": handlers}]})
     }
 
-    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    /// Base URL, e.g. `http://127.0.0.1:41234` (`https://` for [`RecordingHandler::start_tls`]).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Sets the behaviour for requests without a key rule.
@@ -226,6 +266,28 @@ impl Drop for RecordingHandler {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The recording app and its state.
+fn app(manifest: serde_json::Value) -> (Arc<Shared>, Router) {
+    let shared = Arc::new(Shared::default());
+    *lock(&shared.manifest) = manifest;
+    let app = Router::new()
+        .route("/discover", get(discover))
+        .fallback(record)
+        .with_state(shared.clone());
+    (shared, app)
+}
+
+/// A listener on a free loopback port.
+async fn bind() -> Result<(tokio::net::TcpListener, SocketAddr), TestkitError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| TestkitError::Handler(format!("bind: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| TestkitError::Handler(format!("local_addr: {e}")))?;
+    Ok((listener, addr))
 }
 
 async fn discover(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {

@@ -5,11 +5,13 @@ pub mod broker;
 pub mod client;
 pub mod handler;
 pub mod interop;
+pub mod tls;
 
 pub use broker::{BrokerKind, KafkaCluster, PrivateBroker};
 pub use client::{ReadRecord, TestClient, TestRecord};
 pub use handler::{Behaviour, RecordedRequest, RecordingHandler};
 pub use interop::{JavaConsoleConsumer, RdkafkaMember};
+pub use tls::TestCa;
 
 /// Why a testkit operation failed.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -18,7 +18,13 @@ use super::subscriptions::location;
 use super::AppState;
 
 /// The fields `POST /deployments` accepts.
-const REGISTER_FIELDS: &[&str] = &["uri", "additional_headers", "force", "services"];
+const REGISTER_FIELDS: &[&str] = &[
+    "uri",
+    "additional_headers",
+    "force",
+    "use_http_11",
+    "services",
+];
 
 /// `{"deployments": [...]}`.
 #[derive(Debug, Serialize)]
@@ -44,6 +50,7 @@ pub async fn register(
     let uri = fields.required_string("uri", "http://<host>:<port>")?;
     let additional_headers = fields.string_map("additional_headers", "header", false)?;
     let force = fields.optional_bool("force")?.unwrap_or(false);
+    let use_http_11 = fields.optional_bool("use_http_11")?;
     let services = match fields.optional_value("services") {
         None => None,
         Some(value @ serde_json::Value::Array(_)) => Some(
@@ -65,6 +72,7 @@ pub async fn register(
             additional_headers,
             services,
             force,
+            use_http_11,
         })
         .await?;
     let location = location("deployments", &view.id)?;

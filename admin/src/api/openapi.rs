@@ -293,6 +293,7 @@ fn schemas() -> Value {
                 "uri": {"type": "string", "example": "http://localhost:9080"},
                 "additional_headers": string_map("Headers sent with discovery and every invocation."),
                 "force": {"type": "boolean", "default": false, "description": "Replace a deployment with the same uri, or change a service's type."},
+                "use_http_11": {"type": "boolean", "description": "true: HTTP/1.1; false: HTTP/2 (h2c with prior knowledge on http://). Absent: HTTP/1.1 on http://, on https:// what ALPN agrees on during discovery."},
                 "services": {"type": "array", "items": schema_ref("ServiceManifest"), "description": "The manifest inline; discovery (GET <uri>/discover) is skipped."},
             },
         },
@@ -316,11 +317,12 @@ fn schemas() -> Value {
         },
         "Deployment": {
             "type": "object",
-            "required": ["id", "uri", "additional_headers", "created_at", "services"],
+            "required": ["id", "uri", "additional_headers", "http_version", "created_at", "services"],
             "properties": {
                 "id": {"type": "string", "example": "dp_14LsPzKeRbNNgGBf2Rs4RUPt"},
                 "uri": {"type": "string"},
                 "additional_headers": string_map("Credential-like header values are shown as ***."),
+                "http_version": {"type": "string", "enum": ["HTTP/1.1", "HTTP/2.0"], "description": "What invocations speak."},
                 "created_at": {"type": "string", "format": "date-time"},
                 "services": {"type": "array", "items": schema_ref("ServiceManifest")},
             },

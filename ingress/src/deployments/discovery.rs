@@ -1,7 +1,8 @@
-//! Deployment discovery: `GET <uri>/discover` -> a validated [`EndpointManifest`].
+//! Deployment discovery: `GET <uri>/discover` -> a validated [`EndpointManifest`] and the HTTP
+//! version the deployment answered with (what the invoker will then speak to it).
 //!
-//! Plain HTTP only: the invoker speaks cleartext HTTP/1.1 or h2c, so an https deployment could
-//! be discovered but never invoked; it is rejected up front with a clear message instead.
+//! `http://` and `https://` deployments; the client is [`crate::http_client`]'s, the same the
+//! invoker uses, so what discovery reached the invoker reaches too.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,11 +11,9 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, ACCEPT};
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 use super::manifest::{EndpointManifest, ManifestError};
+use crate::http_client::{client, error_chain, HandlerTls, HttpVersion, VersionPreference};
 
 /// The `accept` header of discovery requests: Restate's manifest media type, then plain JSON.
 pub const DISCOVER_ACCEPT: &str =
@@ -29,21 +28,13 @@ const QUOTED_BODY_CHARS: usize = 200;
 /// Why a deployment URI is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UriError {
-    /// Not an absolute `http://host[:port][/path]` URI.
+    /// Not an absolute `http[s]://host[:port][/path]` URI.
     #[error("invalid deployment uri {uri:?}: {reason}")]
     Invalid {
         /// The URI as given.
         uri: String,
         /// Why.
         reason: String,
-    },
-    /// An `https://` URI.
-    #[error(
-        "invalid deployment uri {uri:?}: https deployments are not supported yet; use http://"
-    )]
-    Https {
-        /// The URI as given.
-        uri: String,
     },
 }
 
@@ -136,7 +127,7 @@ fn redact_userinfo(uri: &str) -> String {
 }
 
 /// Checks a deployment URI and returns it without trailing slashes, the form deployments are
-/// stored and compared in. Must be absolute `http://` with a host; a path prefix is allowed
+/// stored and compared in. Must be absolute `http://` or `https://` with a host; a path prefix is allowed
 /// (requests go to `<uri>/<Service>/...`), a query or fragment is not (it would end up in the
 /// middle of every request URL).
 pub fn normalize_deployment_uri(uri: &str) -> Result<String, UriError> {
@@ -157,13 +148,10 @@ pub fn normalize_deployment_uri(uri: &str) -> Result<String, UriError> {
             reason: e.to_string(),
         })?;
     match parsed.scheme_str() {
-        Some(s) if s.eq_ignore_ascii_case("http") => {}
-        Some(s) if s.eq_ignore_ascii_case("https") => {
-            return Err(UriError::Https { uri: shown.clone() })
-        }
+        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {}
         Some(s) => {
             return Err(invalid(&format!(
-                "unsupported scheme {s:?}, expected http://host:port"
+                "unsupported scheme {s:?}, expected http://host:port or https://host:port"
             )))
         }
         None => return Err(invalid("expected an absolute uri like http://host:port")),
@@ -203,14 +191,27 @@ pub(crate) fn check_header(
     Ok((name, value))
 }
 
+/// A discovered deployment: its manifest and the HTTP version it answered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    /// The validated manifest.
+    pub manifest: EndpointManifest,
+    /// The version of the discovery response: with [`VersionPreference::Negotiate`] over TLS,
+    /// what ALPN agreed on; otherwise the version asked for.
+    pub http_version: HttpVersion,
+}
+
 /// Fetches and validates the manifest of the deployment at `uri`: `GET <uri>/discover` with
-/// Restate's `accept` header and `additional_headers`, the whole exchange bounded by `timeout`
-/// and the body by [`MAX_MANIFEST_BYTES`].
+/// Restate's `accept` header and `additional_headers`, speaking `preference` (trusting `tls`
+/// for `https://`), the whole exchange bounded by `timeout` and the body by
+/// [`MAX_MANIFEST_BYTES`].
 pub async fn discover(
     uri: &str,
     additional_headers: &BTreeMap<String, String>,
+    preference: VersionPreference,
+    tls: &HandlerTls,
     timeout: Duration,
-) -> Result<EndpointManifest, DiscoveryError> {
+) -> Result<Discovered, DiscoveryError> {
     let base = normalize_deployment_uri(uri)?;
     let url = format!("{base}/discover");
     let mut request = Request::builder()
@@ -232,16 +233,14 @@ pub async fn discover(
         headers.insert(header_name, header_value);
     }
 
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(timeout));
     // A fresh client per discovery: it is rare, and no pooled connection outlives it.
-    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let client = client::<Empty<Bytes>>(preference, tls, timeout);
+    let h2c = preference == VersionPreference::Fixed(HttpVersion::Http2) && !is_https(&base);
 
     let exchange = async {
         let response = client.request(request).await.map_err(|e| {
             // The top level is only "client error (Connect)"; the causes say what happened.
-            let reason = match std::error::Error::source(&e) {
+            let mut reason = match std::error::Error::source(&e) {
                 Some(cause) => error_chain(cause),
                 None => e.to_string(),
             };
@@ -251,6 +250,13 @@ pub async fn discover(
                     reason,
                 }
             } else {
+                if h2c {
+                    // An HTTP/1.1-only server answers the HTTP/2 preface with garbage or a close.
+                    reason.push_str(
+                        " (HTTP/2 with prior knowledge was asked for with \"use_http_11\": \
+                         false; does the deployment speak h2c?)",
+                    );
+                }
                 DiscoveryError::Request {
                     url: url.clone(),
                     reason,
@@ -258,6 +264,7 @@ pub async fn discover(
             }
         })?;
         let status = response.status();
+        let version = HttpVersion::of_response(response.version());
         let body = Limited::new(response.into_body(), MAX_MANIFEST_BYTES)
             .collect()
             .await
@@ -275,14 +282,15 @@ pub async fn discover(
                 }
             })?
             .to_bytes();
-        Ok::<_, DiscoveryError>((status, body))
+        Ok::<_, DiscoveryError>((status, version, body))
     };
-    let (status, body) = tokio::time::timeout(timeout, exchange)
-        .await
-        .map_err(|_| DiscoveryError::Timeout {
-            url: url.clone(),
-            timeout,
-        })??;
+    let (status, http_version, body) =
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| DiscoveryError::Timeout {
+                url: url.clone(),
+                timeout,
+            })??;
 
     if !status.is_success() {
         return Err(DiscoveryError::Status {
@@ -294,7 +302,16 @@ pub async fn discover(
                 .collect(),
         });
     }
-    parse_manifest(&url, &body)
+    Ok(Discovered {
+        manifest: parse_manifest(&url, &body)?,
+        http_version,
+    })
+}
+
+/// Whether a normalized deployment URI is `https://`.
+pub fn is_https(uri: &str) -> bool {
+    uri.get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
 }
 
 /// Parses and validates a manifest body fetched from `url`.
@@ -311,22 +328,6 @@ fn parse_manifest(url: &str, body: &[u8]) -> Result<EndpointManifest, DiscoveryE
             source,
         })?;
     Ok(manifest)
-}
-
-/// `e: cause: cause ...`: the useful part of an HTTP client error (e.g. "Connection refused")
-/// is usually a few causes deep.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = cause.source();
-    }
-    out
 }
 
 #[cfg(test)]
@@ -371,13 +372,16 @@ mod tests {
     }
 
     #[test]
-    fn rejects_bad_uris_with_the_reason() {
-        let e = normalize_deployment_uri("https://h:9080").unwrap_err();
+    fn accepts_https_uris() {
         assert_eq!(
-            e.to_string(),
-            "invalid deployment uri \"https://h:9080\": https deployments are not supported yet; \
-             use http://"
+            normalize_deployment_uri("https://h:9443/").unwrap(),
+            "https://h:9443"
         );
+        assert!(is_https("HTTPS://h") && is_https("https://h:1") && !is_https("http://h"));
+    }
+
+    #[test]
+    fn rejects_bad_uris_with_the_reason() {
         for (uri, reason) in [
             ("h:9080", "expected an absolute uri"),
             ("localhost", "expected an absolute uri"),
@@ -431,7 +435,7 @@ mod tests {
     async fn invalid_headers_fail_before_connecting_without_the_value() {
         let headers = BTreeMap::from([("x-secret".to_owned(), "bad\nvalue".to_owned())]);
         // Port 9 on loopback: never contacted, the header fails first.
-        let e = discover("http://127.0.0.1:9", &headers, Duration::from_secs(1))
+        let e = discover_http1("http://127.0.0.1:9", &headers)
             .await
             .unwrap_err();
         let msg = e.to_string();
@@ -440,23 +444,36 @@ mod tests {
             "{msg}"
         );
         let headers = BTreeMap::from([("bad name".to_owned(), "v".to_owned())]);
-        let e = discover("http://127.0.0.1:9", &headers, Duration::from_secs(1))
+        let e = discover_http1("http://127.0.0.1:9", &headers)
             .await
             .unwrap_err();
         assert!(matches!(e, DiscoveryError::InvalidHeader { .. }), "{e}");
     }
 
-    #[tokio::test]
-    async fn https_is_rejected_without_a_request() {
-        let e = discover(
-            "https://example.invalid",
-            &BTreeMap::new(),
+    async fn discover_http1(
+        uri: &str,
+        headers: &BTreeMap<String, String>,
+    ) -> Result<Discovered, DiscoveryError> {
+        let tls = HandlerTls::system().unwrap();
+        discover(
+            uri,
+            headers,
+            VersionPreference::Fixed(HttpVersion::Http1),
+            &tls,
             Duration::from_secs(1),
         )
         .await
-        .unwrap_err();
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_names_the_url() {
+        // Port 9 (discard) on loopback: nothing listens there.
+        let e = discover_http1("https://127.0.0.1:9", &BTreeMap::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, DiscoveryError::Connect { .. }), "{e}");
         assert!(
-            matches!(e, DiscoveryError::Uri(UriError::Https { .. })),
+            e.to_string().contains("https://127.0.0.1:9/discover"),
             "{e}"
         );
     }

@@ -14,6 +14,7 @@ use super::discovery::{check_header, normalize_deployment_uri, UriError};
 use super::manifest::{EndpointManifest, HandlerType, ManifestError, ServiceManifest, ServiceType};
 use crate::engine::invocation::HandlerTarget;
 use crate::engine::DispatchMode;
+use crate::http_client::HttpVersion;
 use crate::ids::random_id;
 
 /// The prefix of deployment ids.
@@ -34,6 +35,10 @@ pub struct Deployment {
     pub additional_headers: BTreeMap<String, String>,
     /// The services of its manifest.
     pub services: Vec<ServiceManifest>,
+    /// The HTTP version the invoker speaks to it (state files from before this field was
+    /// added hold HTTP/1.1 deployments, the only version then).
+    #[serde(default)]
+    pub http_version: HttpVersion,
     /// When it was registered (RFC 3339, UTC).
     pub created_at: String,
 }
@@ -87,6 +92,8 @@ pub struct SinkTarget {
     pub input_content_type: String,
     /// The deployment's additional headers.
     pub additional_headers: Vec<(String, String)>,
+    /// The HTTP version to speak to the deployment.
+    pub http_version: HttpVersion,
 }
 
 impl SinkTarget {
@@ -100,6 +107,11 @@ impl SinkTarget {
             input_content_type: self.input_content_type.clone(),
             additional_headers: self.additional_headers.clone(),
         }
+    }
+
+    /// Where and how the target is invoked: a change of either restarts its subscriptions.
+    pub fn endpoint(&self) -> (String, HttpVersion) {
+        (self.base_uri.clone(), self.http_version)
     }
 
     /// How a partition's records are dispatched to this target.
@@ -218,9 +230,10 @@ impl DeploymentRegistry {
         DeploymentRegistry { deployments }
     }
 
-    /// Registers a deployment serving `manifest` at `uri` and returns it.
+    /// Registers a deployment serving `manifest` at `uri`, invoked with `http_version`, and
+    /// returns it.
     ///
-    /// The URI is normalized (no trailing slash) and must be `http://`. An already registered
+    /// The URI is normalized (no trailing slash) and must be `http://` or `https://`. An already registered
     /// URI is refused unless `force`, which replaces that deployment by a new one (new id).
     /// Services declared by older deployments move to this one; changing a service's type
     /// needs `force` too.
@@ -229,6 +242,7 @@ impl DeploymentRegistry {
         uri: &str,
         additional_headers: BTreeMap<String, String>,
         manifest: EndpointManifest,
+        http_version: HttpVersion,
         force: bool,
     ) -> Result<Deployment, RegistryError> {
         let uri = normalize_deployment_uri(uri)?;
@@ -268,6 +282,7 @@ impl DeploymentRegistry {
             uri,
             additional_headers,
             services: manifest.services,
+            http_version,
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         };
         self.deployments.push(deployment.clone());
@@ -354,6 +369,7 @@ impl DeploymentRegistry {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            http_version: deployment.http_version,
         })
     }
 
@@ -421,7 +437,13 @@ mod tests {
     fn register_assigns_id_normalizes_uri_and_timestamps() {
         let mut r = DeploymentRegistry::default();
         let d = r
-            .register("http://h:9080/", headers(), greeter(), false)
+            .register(
+                "http://h:9080/",
+                headers(),
+                greeter(),
+                HttpVersion::Http1,
+                false,
+            )
             .unwrap();
         let rest = d.id.strip_prefix("dp_").unwrap();
         assert_eq!(rest.len(), 26);
@@ -437,10 +459,22 @@ mod tests {
     fn same_uri_needs_force_and_force_replaces_with_new_id() {
         let mut r = DeploymentRegistry::default();
         let d1 = r
-            .register("http://h:9080", BTreeMap::new(), greeter(), false)
+            .register(
+                "http://h:9080",
+                BTreeMap::new(),
+                greeter(),
+                HttpVersion::Http1,
+                false,
+            )
             .unwrap();
         let e = r
-            .register("http://h:9080/", BTreeMap::new(), greeter(), false)
+            .register(
+                "http://h:9080/",
+                BTreeMap::new(),
+                greeter(),
+                HttpVersion::Http1,
+                false,
+            )
             .unwrap_err();
         assert_eq!(
             e,
@@ -451,7 +485,13 @@ mod tests {
         );
         assert!(e.to_string().contains("force"));
         let d2 = r
-            .register("http://h:9080", headers(), greeter(), true)
+            .register(
+                "http://h:9080",
+                headers(),
+                greeter(),
+                HttpVersion::Http1,
+                true,
+            )
             .unwrap();
         assert_ne!(d1.id, d2.id);
         assert_eq!(r.list(), std::slice::from_ref(&d2));
@@ -462,7 +502,13 @@ mod tests {
     fn newest_deployment_serves_a_service_and_removal_falls_back() {
         let mut r = DeploymentRegistry::default();
         let old = r
-            .register("http://a", BTreeMap::new(), greeter(), false)
+            .register(
+                "http://a",
+                BTreeMap::new(),
+                greeter(),
+                HttpVersion::Http1,
+                false,
+            )
             .unwrap();
         let new = r
             .register(
@@ -473,6 +519,7 @@ mod tests {
                     "SERVICE",
                     json!([{"name": "greet"}, {"name": "hello"}]),
                 ),
+                HttpVersion::Http1,
                 false,
             )
             .unwrap();
@@ -503,11 +550,23 @@ mod tests {
     fn changing_a_service_type_needs_force() {
         let mut r = DeploymentRegistry::default();
         let old = r
-            .register("http://a", BTreeMap::new(), greeter(), false)
+            .register(
+                "http://a",
+                BTreeMap::new(),
+                greeter(),
+                HttpVersion::Http1,
+                false,
+            )
             .unwrap();
         let vo = one("Greeter", "VIRTUAL_OBJECT", json!([{"name": "greet"}]));
         let e = r
-            .register("http://b", BTreeMap::new(), vo.clone(), false)
+            .register(
+                "http://b",
+                BTreeMap::new(),
+                vo.clone(),
+                HttpVersion::Http1,
+                false,
+            )
             .unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -518,19 +577,50 @@ mod tests {
             )
         );
         assert_eq!(r.list().len(), 1);
-        r.register("http://b", BTreeMap::new(), vo, true).unwrap();
+        r.register("http://b", BTreeMap::new(), vo, HttpVersion::Http1, true)
+            .unwrap();
         assert_eq!(r.service("Greeter").unwrap().ty, ServiceType::VirtualObject);
+    }
+
+    #[test]
+    fn https_deployments_keep_their_http_version() {
+        let mut r = DeploymentRegistry::default();
+        let tls = r
+            .register(
+                "https://h/",
+                BTreeMap::new(),
+                greeter(),
+                HttpVersion::Http2,
+                false,
+            )
+            .unwrap();
+        assert_eq!(
+            (tls.uri.as_str(), tls.http_version),
+            ("https://h", HttpVersion::Http2)
+        );
+        assert_eq!(
+            r.resolve_sink("Greeter", "greet").unwrap().http_version,
+            HttpVersion::Http2
+        );
     }
 
     #[test]
     fn register_rejects_bad_uri_headers_and_manifest() {
         let mut r = DeploymentRegistry::default();
         assert!(matches!(
-            r.register("https://h", BTreeMap::new(), greeter(), false),
-            Err(RegistryError::InvalidUri(UriError::Https { .. }))
+            r.register(
+                "ftp://h",
+                BTreeMap::new(),
+                greeter(),
+                HttpVersion::Http1,
+                false
+            ),
+            Err(RegistryError::InvalidUri(UriError::Invalid { .. }))
         ));
         let bad = BTreeMap::from([("x".to_owned(), "a\r\nb".to_owned())]);
-        let e = r.register("http://h", bad, greeter(), false).unwrap_err();
+        let e = r
+            .register("http://h", bad, greeter(), HttpVersion::Http1, false)
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "invalid additional header \"x\": the value is not a valid HTTP header value"
@@ -540,6 +630,7 @@ mod tests {
                 "http://h",
                 BTreeMap::new(),
                 manifest(json!({"services": []})),
+                HttpVersion::Http1,
                 false,
             )
             .unwrap_err();
@@ -554,7 +645,13 @@ mod tests {
     fn resolve_sink_rules() {
         let mut r = DeploymentRegistry::default();
         let d = r
-            .register("http://h:9080", headers(), greeter(), false)
+            .register(
+                "http://h:9080",
+                headers(),
+                greeter(),
+                HttpVersion::Http1,
+                false,
+            )
             .unwrap();
 
         let s = r.resolve_sink("Greeter", "greet").unwrap();
@@ -571,6 +668,7 @@ mod tests {
                 ordered_per_key: false,
                 input_content_type: "application/json".into(),
                 additional_headers: vec![("authorization".into(), "Bearer t".into())],
+                http_version: HttpVersion::Http1,
             }
         );
         assert_eq!(s.dispatch_mode(), DispatchMode::Parallel);
@@ -608,8 +706,14 @@ mod tests {
             r.resolve_sink("Greeter", "greet").unwrap_err().to_string(),
             "unknown service \"Greeter\": no services are registered; register a deployment first"
         );
-        r.register("http://h", BTreeMap::new(), greeter(), false)
-            .unwrap();
+        r.register(
+            "http://h",
+            BTreeMap::new(),
+            greeter(),
+            HttpVersion::Http1,
+            false,
+        )
+        .unwrap();
         assert_eq!(
             r.resolve_sink("Greter", "greet").unwrap_err().to_string(),
             "unknown service \"Greter\"; registered services: Counter, Greeter, Signup"
@@ -630,6 +734,7 @@ mod tests {
             "http://e",
             BTreeMap::new(),
             one("Empty", "SERVICE", json!([])),
+            HttpVersion::Http1,
             false,
         )
         .unwrap();
@@ -643,7 +748,13 @@ mod tests {
     fn service_info_has_effective_types_and_serializes() {
         let mut r = DeploymentRegistry::default();
         let d = r
-            .register("http://h", BTreeMap::new(), greeter(), false)
+            .register(
+                "http://h",
+                BTreeMap::new(),
+                greeter(),
+                HttpVersion::Http1,
+                false,
+            )
             .unwrap();
         let counter = r.service("Counter").unwrap();
         assert_eq!(
@@ -661,11 +772,13 @@ mod tests {
     #[test]
     fn deployments_round_trip_through_json_and_from_deployments() {
         let mut r = DeploymentRegistry::default();
-        r.register("http://a", headers(), greeter(), false).unwrap();
+        r.register("http://a", headers(), greeter(), HttpVersion::Http1, false)
+            .unwrap();
         r.register(
             "http://b",
             BTreeMap::new(),
             one("Greeter", "SERVICE", json!([{"name": "greet"}])),
+            HttpVersion::Http1,
             false,
         )
         .unwrap();

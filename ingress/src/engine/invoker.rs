@@ -1,51 +1,34 @@
 //! The HTTP client that delivers [`Invocation`]s: a pooled keep-alive client (HTTP/1.1, or
-//! prior-knowledge HTTP/2 for h2c deployments) with a per-request timeout. It turns every
-//! outcome into an [`AttemptOutcome`]; retrying and failure policy live in the caller.
+//! HTTP/2 — h2c with prior knowledge on `http://`, ALPN `h2` on `https://`) with a
+//! per-request timeout. It turns every outcome into an [`AttemptOutcome`]; retrying and
+//! failure policy live in the caller.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 use super::invocation::Invocation;
 use super::retry::{classify_status, parse_retry_after, AttemptOutcome};
+pub use crate::http_client::HttpVersion;
+use crate::http_client::{client, error_chain, HandlerClient, HandlerTls, VersionPreference};
 
 /// How much of a response body is read (and then dropped) so the connection can be reused.
 const MAX_RESPONSE_BODY: usize = 1 << 20;
 
-/// Which HTTP version to speak to a deployment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HttpVersion {
-    /// HTTP/1.1 with keep-alive.
-    Http1,
-    /// HTTP/2 with prior knowledge (h2c).
-    Http2,
-}
-
 /// A pooled HTTP client for handler invocations.
 #[derive(Debug, Clone)]
 pub struct Invoker {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: HandlerClient<Full<Bytes>>,
     timeout: Duration,
 }
 
 impl Invoker {
-    /// A client speaking `version`, failing requests after `timeout`
-    /// (`ingress.request-timeout-ms`).
-    pub fn new(version: HttpVersion, timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeout));
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder.pool_idle_timeout(Duration::from_secs(60));
-        if version == HttpVersion::Http2 {
-            builder.http2_only(true);
-        }
+    /// A client speaking `version` (trusting `tls` for `https://` deployments), failing
+    /// requests after `timeout` (`ingress.request-timeout-ms`).
+    pub fn new(version: HttpVersion, tls: &HandlerTls, timeout: Duration) -> Self {
         Invoker {
-            client: builder.build(connector),
+            client: client(VersionPreference::Fixed(version), tls, timeout),
             timeout,
         }
     }
@@ -75,10 +58,11 @@ impl Invoker {
                 }
             }
             Ok(Err(e)) => {
+                // The causes say what happened ("Connection refused", a certificate error).
                 return AttemptOutcome::Retryable {
-                    reason: format!("request to {} failed: {e}", invocation.url),
+                    reason: format!("request to {} failed: {}", invocation.url, error_chain(&e)),
                     retry_after: None,
-                }
+                };
             }
             Ok(Ok(r)) => r,
         };

@@ -22,6 +22,7 @@ use super::metrics::SubscriptionMetrics;
 use super::partition::{PartitionInput, PartitionLimits, PartitionWorker};
 use super::partition_queue::DispatchMode;
 use super::status::{PartitionCounters, PartitionStatus, RuntimeState, SubscriptionStatus};
+use crate::http_client::HandlerTls;
 use crate::kafka::assignor::TopicPartition;
 use crate::kafka::broker::Connector;
 use crate::kafka::consumer::{Consumer, ConsumerEvent};
@@ -51,6 +52,8 @@ pub struct SubscriptionConfig {
     pub mode: DispatchMode,
     /// HTTP version to speak to the deployment.
     pub http_version: HttpVersion,
+    /// Trust for an `https://` deployment.
+    pub tls: HandlerTls,
     /// Start paused.
     pub paused: bool,
 }
@@ -237,7 +240,7 @@ async fn run(
         subscription_id: config.id.clone(),
         topic: config.topic.clone(),
         target: config.target.clone(),
-        invoker: Invoker::new(config.http_version, ingress.request_timeout),
+        invoker: Invoker::new(config.http_version, &config.tls, ingress.request_timeout),
         retry: ingress.retry.clone(),
         on_failure: ingress.on_failure.clone(),
         dead_letter: Arc::new(DeadLetterProducer::new(config.settings.clone())),

@@ -37,7 +37,8 @@ use crate::sync::lock;
 pub struct PartitionRecords {
     /// The partition.
     pub partition: TopicPartition,
-    /// The records (keys and values are slices of the fetch response).
+    /// The records (keys and values are slices of the fetch response). Empty when a fetch
+    /// found nothing new but the high watermark moved.
     pub records: Vec<Record>,
     /// The fetch position after these records (past skipped control/aborted offsets too).
     pub next_offset: i64,
@@ -55,6 +56,8 @@ struct PartitionState {
     failed: bool,
     /// Changes on every (re)assignment, so data fetched for an old one is dropped.
     epoch: u64,
+    /// The high watermark last handed out, so empty answers report only a change.
+    reported_high_watermark: Option<i64>,
 }
 
 /// Fetch-related settings.
@@ -129,6 +132,7 @@ impl Fetcher {
                     paused: false,
                     failed: false,
                     epoch,
+                    reported_high_watermark: None,
                 },
             );
         }
@@ -303,10 +307,22 @@ async fn node_loop(fetcher: std::sync::Weak<Fetcher>, node: NodeId) {
                     f.partition_error(&tp, epoch, code).await;
                     continue;
                 }
-                let Some(blob) = p.records else { continue };
-                if blob.is_empty() {
+                let Some(blob) = p.records.filter(|b| !b.is_empty()) else {
+                    // No records, but the high watermark (the status's lag) may have moved,
+                    // e.g. for a partition whose records are all below the start offset.
+                    if f.high_watermark_moved(&tp, epoch, asked.offset, p.high_watermark) {
+                        let event = ConsumerEvent::Records(PartitionRecords {
+                            partition: tp,
+                            records: Vec::new(),
+                            next_offset: asked.offset,
+                            high_watermark: p.high_watermark,
+                        });
+                        if f.events.send(event).await.is_err() {
+                            return;
+                        }
+                    }
                     continue;
-                }
+                };
                 let set = match decode_record_batches(blob) {
                     Ok(set) => set,
                     Err(e) => {
@@ -360,6 +376,7 @@ async fn node_loop(fetcher: std::sync::Weak<Fetcher>, node: NodeId) {
                 if !f.advance(&tp, epoch, asked.offset, next) {
                     continue;
                 }
+                f.high_watermark_moved(&tp, epoch, next, p.high_watermark);
                 let event = ConsumerEvent::Records(PartitionRecords {
                     partition: tp,
                     records,
@@ -429,6 +446,18 @@ impl Fetcher {
             Some(p) if p.epoch == epoch && p.position == from => {
                 p.position = to.max(from);
                 true
+            }
+            _ => false,
+        }
+    }
+
+    /// Records `hwm` as reported for `tp` if the answer still belongs to its assignment and
+    /// position; returns whether it differs from the one reported before.
+    fn high_watermark_moved(&self, tp: &TopicPartition, epoch: u64, at: i64, hwm: i64) -> bool {
+        let mut t = lock(&self.table);
+        match t.partitions.get_mut(tp) {
+            Some(p) if p.epoch == epoch && p.position == at => {
+                p.reported_high_watermark.replace(hwm) != Some(hwm)
             }
             _ => false,
         }

@@ -110,6 +110,7 @@ pub fn config(
         },
         mode: sink.mode,
         http_version: HttpVersion::Http1,
+        tls: ingress::http_client::HandlerTls::system().expect("system trust store"),
         paused: false,
     }
 }
