@@ -8,11 +8,13 @@
 # Starts a private Apache Kafka broker (scripts/kafka.sh, free port, temporary directory,
 # stopped on exit) unless KAFKA_BOOTSTRAP names one. Runs two scenarios, each on its own
 # topic of BENCH_PARTITIONS partitions and BENCH_RECORDS JSON records of 100 bytes:
-#   service  a service sink (parallel, ingress.max-in-flight=100 per partition), no keys
-#   vo       a virtual-object sink (one in flight per key), BENCH_KEYS keys (murmur2)
+#   service      a service sink (parallel, ingress.max-in-flight=100 per partition), no keys
+#   vo           a virtual-object sink (one in flight per key), BENCH_KEYS keys (murmur2)
+#   service-h2c  the service sink over HTTP/2 with prior knowledge (one multiplexed connection)
+#   vo-h2c       the virtual-object sink over HTTP/2 with prior knowledge
 # Per scenario, ingress/examples/bench_ingress.rs (release build):
 #   produce  creates the topic and writes the backlog (its own process)
-#   run      the engine plus a keep-alive HTTP/1.1 handler in one process that only counts:
+#   run      the engine plus a keep-alive HTTP handler in one process that only counts:
 #            events/s = backlog records / (last - first request at the handler), group join
 #            excluded; then BENCH_LATENCY_RECORDS records produced at BENCH_LATENCY_RATE/s
 #            while the engine runs, latency = handler receive time - kafka.timestamp (the
@@ -111,6 +113,8 @@ field() { sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$WORK/$1.out" | tail -1; }
 
 scenario service service 0
 scenario vo vo "$KEYS"
+scenario service-h2c service-h2c 0
+scenario vo-h2c vo-h2c "$KEYS"
 
 row() {
   # row <label> <name>
@@ -124,13 +128,16 @@ echo "$RECORDS records x 100 B per scenario in $PARTITIONS partitions; $(nproc) 
 echo
 echo "| scenario | records | seconds | events/s | p50 ms | p99 ms | peak RSS MiB |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-row "service sink (parallel, max-in-flight 100/partition)" service
-row "virtual-object sink, $KEYS keys (one in flight per key)" vo
+row "service sink (parallel, max-in-flight 100/partition), HTTP/1.1" service
+row "virtual-object sink, $KEYS keys (one in flight per key), HTTP/1.1" vo
+row "service sink, HTTP/2 (h2c)" service-h2c
+row "virtual-object sink, $KEYS keys, HTTP/2 (h2c)" vo-h2c
 echo
 echo "seconds: first to last request at the handler for the backlog (group join excluded:" \
-  "service $(field service join_secs) s, vo $(field vo join_secs) s). Latency: $LAT_RECORDS records" \
+  "service $(field service join_secs) s, vo $(field vo join_secs) s, service-h2c $(field service-h2c join_secs) s, vo-h2c $(field vo-h2c join_secs) s). Latency: $LAT_RECORDS records" \
   "produced at $LAT_RATE/s while the engine runs, handler receive time - kafka.timestamp." \
   "Peak RSS: VmHWM of the process running the engine and the no-op handler."
 echo "Latency p90/max ms: service $(field service p90_ms)/$(field service max_ms)," \
-  "vo $(field vo p90_ms)/$(field vo max_ms). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" \
+  "vo $(field vo p90_ms)/$(field vo max_ms), service-h2c $(field service-h2c p90_ms)/$(field service-h2c max_ms)," \
+  "vo-h2c $(field vo-h2c p90_ms)/$(field vo-h2c max_ms). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" \
   "(the broker, the producer and the handler share the machine with the engine)."

@@ -2,7 +2,7 @@
 //! a no-op HTTP handler, for a service sink or a virtual-object sink.
 //!
 //!     bench_ingress produce <bootstrap> <topic> <records> <partitions> <keys>
-//!     bench_ingress run <bootstrap> <topic> <records> <partitions> <keys> <service|vo> \
+//!     bench_ingress run <bootstrap> <topic> <records> <partitions> <keys> <service|vo|service-h2c|vo-h2c> \
 //!         <latency-records> <latency-rate>
 //!
 //! `produce` creates `<topic>` and fills it with `<records>` JSON values of 100 bytes, keyed
@@ -10,7 +10,8 @@
 //! (round-robin) when `<keys>` is 0. It runs as its own process so that its memory does not
 //! count in `run`'s peak RSS.
 //!
-//! `run` starts a keep-alive HTTP/1.1 handler in this process that answers 200 at once and
+//! `run` starts a keep-alive handler (HTTP/1.1, and h2c for the `-h2c` sinks, which the engine
+//! then speaks with prior knowledge) in this process that answers 200 at once and
 //! only counts (no recording), then a subscription on `<topic>` from the earliest offset.
 //! Phase 1 (throughput): the backlog of `<records>` records is drained; the time is measured
 //! from the first to the last request the handler receives (group join excluded, reported
@@ -52,7 +53,7 @@ const TICK: Duration = Duration::from_millis(10);
 fn usage() -> ! {
     eprintln!(
         "usage: bench_ingress produce <bootstrap> <topic> <records> <partitions> <keys>\n       \
-         bench_ingress run <bootstrap> <topic> <records> <partitions> <keys> <service|vo> \
+         bench_ingress run <bootstrap> <topic> <records> <partitions> <keys> <service|vo|service-h2c|vo-h2c> \
          <latency-records> <latency-rate>"
     );
     std::process::exit(2)
@@ -86,9 +87,11 @@ async fn main() {
             else {
                 usage()
             };
-            let keyed = match sink.as_str() {
-                "service" => false,
-                "vo" => true,
+            let (keyed, version) = match sink.as_str() {
+                "service" => (false, HttpVersion::Http1),
+                "vo" => (true, HttpVersion::Http1),
+                "service-h2c" => (false, HttpVersion::Http2),
+                "vo-h2c" => (true, HttpVersion::Http2),
                 _ => usage(),
             };
             run(
@@ -98,6 +101,7 @@ async fn main() {
                 i32::try_from(num(partitions, "<partitions>")).unwrap(),
                 num(keys, "<keys>"),
                 keyed,
+                version,
                 num(lat_records, "<latency-records>"),
                 num(lat_rate, "<latency-rate>"),
             )
@@ -303,6 +307,7 @@ async fn run(
     partitions: i32,
     keys: usize,
     keyed: bool,
+    version: HttpVersion,
     latency_records: usize,
     latency_rate: usize,
 ) {
@@ -346,7 +351,7 @@ async fn run(
             additional_headers: Vec::new(),
         },
         mode,
-        http_version: HttpVersion::Http1,
+        http_version: version,
         tls: ingress::http_client::HandlerTls::system().expect("system trust store"),
         paused: false,
     })

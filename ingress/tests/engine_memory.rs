@@ -5,6 +5,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed step should panic
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -15,7 +17,8 @@ use ingress::engine::invocation::HandlerTarget;
 use ingress::engine::invoker::HttpVersion;
 use ingress::engine::{DispatchMode, SubscriptionConfig, SubscriptionRuntime};
 use ingress::options::resolve;
-use testkit::{KafkaCluster, TestClient, TestRecord};
+use support::{bootstrap, init_tracing, padded_json, proc_status_mib};
+use testkit::{TestClient, TestRecord};
 
 const RECORDS: usize = 2_000_000;
 const PARTITIONS: i32 = 8;
@@ -51,38 +54,9 @@ const FETCH_BYTES: usize = 1_048_576;
 /// (~700 MiB when the pause is disabled), so broken backpressure fails here.
 const RSS_GROWTH_LIMIT_MIB: f64 = 150.0;
 
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-fn bootstrap() -> String {
-    KafkaCluster::shared()
-        .expect("broker")
-        .bootstrap()
-        .to_owned()
-}
-
-/// The resident set size of this process in MiB (`VmRSS`, or `VmHWM` for the peak).
-fn proc_status_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
-    kib / 1024.0
-}
-
 /// A JSON value of exactly `VALUE_SIZE` bytes.
 fn value(i: usize) -> Vec<u8> {
-    let head = format!(r#"{{"i":{i},"pad":""#);
-    let mut v = head.into_bytes();
-    v.resize(VALUE_SIZE - 2, b'x');
-    v.extend_from_slice(b"\"}");
-    v
+    padded_json(i, VALUE_SIZE)
 }
 
 /// A handler that answers 200 after `HANDLER_DELAY` and only counts (recording every request

@@ -5,6 +5,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed step should panic
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,7 +19,8 @@ use ingress::engine::invocation::HandlerTarget;
 use ingress::engine::invoker::HttpVersion;
 use ingress::engine::{DispatchMode, SubscriptionConfig, SubscriptionRuntime};
 use ingress::options::resolve;
-use testkit::{KafkaCluster, TestClient, TestRecord};
+use support::{bootstrap, init_tracing, padded_json, proc_status_mib};
+use testkit::{TestClient, TestRecord};
 
 /// Records in the one partition: ~200 MB of values.
 const RECORDS: usize = 50_000;
@@ -37,36 +40,9 @@ const STUCK: &str = "stuck";
 /// responses (~200 MB) stayed resident: 260 MiB of growth, and rising with every response.
 const RSS_GROWTH_LIMIT_MIB: f64 = 100.0;
 
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-fn bootstrap() -> String {
-    KafkaCluster::shared()
-        .expect("broker")
-        .bootstrap()
-        .to_owned()
-}
-
-fn proc_status_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
-    kib / 1024.0
-}
-
 /// A JSON value of exactly `VALUE_SIZE` bytes.
 fn value(i: usize) -> Vec<u8> {
-    let mut v = format!(r#"{{"i":{i},"pad":""#).into_bytes();
-    v.resize(VALUE_SIZE - 2, b'x');
-    v.extend_from_slice(b"\"}");
-    v
+    padded_json(i, VALUE_SIZE)
 }
 
 /// Answers 503 for the stuck key and 200 at once for every other key; only counts the 200s

@@ -1,5 +1,6 @@
-//! Helpers shared by the engine suites (`engine.rs`, `engine_failures.rs`): a subscription
-//! config with test-friendly defaults, handlers, status polling and delivery bookkeeping.
+//! Helpers shared by the engine suites (`engine.rs`, `engine_failures.rs`, the memory
+//! suites): a subscription config with test-friendly defaults, handlers, status polling,
+//! delivery bookkeeping, this process's memory.
 
 // Each suite is its own crate and uses a different subset.
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
@@ -27,6 +28,26 @@ pub fn bootstrap() -> String {
         .expect("broker")
         .bootstrap()
         .to_owned()
+}
+
+/// A `/proc/self/status` memory field of this process in MiB (`VmRSS`, or `VmHWM` for the
+/// peak).
+pub fn proc_status_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
+    kib / 1024.0
+}
+
+/// A JSON value of exactly `size` bytes carrying `i`.
+pub fn padded_json(i: usize, size: usize) -> Vec<u8> {
+    let mut v = format!(r#"{{"i":{i},"pad":""#).into_bytes();
+    v.resize(size - 2, b'x');
+    v.extend_from_slice(b"\"}");
+    v
 }
 
 pub fn unique_id(prefix: &str) -> String {
