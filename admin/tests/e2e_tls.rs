@@ -181,6 +181,41 @@ async fn https_and_http2_deployments_receive_records() {
         .all(|r| r.version == http::Version::HTTP_2));
     assert_eq!(stranger.count(), 0);
 
+    // Registering the cleartext deployment again (force) with use_http_11: true moves its
+    // subscription to HTTP/1.1: it restarts from its committed offset on the new version.
+    let (status, dep) = server
+        .call(
+            "POST",
+            "/deployments",
+            Some(json!({"uri": plain.url(), "use_http_11": true, "force": true})),
+        )
+        .await;
+    assert_eq!(
+        (status, dep["http_version"].as_str()),
+        (201, Some("HTTP/1.1")),
+        "{dep}"
+    );
+    versions.insert(plain.url(), "HTTP/1.1".to_owned());
+    wait_assigned(&server, &ids[2], 2).await;
+    let more: Vec<TestRecord> = (120..150)
+        .map(|i| TestRecord::keyed(&format!("k{}", i % 6), json!({"n": i}).to_string()))
+        .collect();
+    client.produce_keyed(&topic, 2, more, 30).await.unwrap();
+    wait_delivered(&plain, "/Plain/on", 150, &server).await;
+    let late: Vec<_> = plain
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            let n: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            n["n"].as_i64().unwrap() >= 120
+        })
+        .collect();
+    assert!(!late.is_empty());
+    assert!(
+        late.iter().all(|r| r.version == http::Version::HTTP_11),
+        "after the re-registration every request is HTTP/1.1"
+    );
+
     // The version survives a restart (persisted with the deployment).
     let log = server.log.clone();
     let status = server.terminate().await;

@@ -379,3 +379,65 @@ async fn auto_offset_reset_error_reports_the_partition_instead_of_guessing() {
     consumer.close().await;
     closing.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_member_that_restarts_gets_its_partitions_back_without_a_rebalance() {
+    // KIP-345 (group.instance.id) is Kafka's; tansu 0.6 does not keep static members.
+    if std::env::var("KAFKA_BROKER").as_deref() == Ok("tansu") {
+        return;
+    }
+    let cluster = KafkaCluster::shared().expect("broker");
+    let client = TestClient::connect(cluster.bootstrap())
+        .await
+        .expect("client");
+    let topic = client.create_topic("static", 4).await.expect("topic");
+    let group = format!("g-{topic}");
+    // A long session: the restart must not wait for it, and the broker must not expire the
+    // member while it is away.
+    let member = |instance: &str| {
+        settings(
+            &group,
+            &[
+                ("group.instance.id", instance),
+                ("session.timeout.ms", "30000"),
+            ],
+        )
+    };
+    let (a, ev) = start(&member("instance-a"), &topic);
+    let a = Arc::new(a);
+    let seen_a = drive(a.clone(), ev);
+    let (b, ev) = start(&member("instance-b"), &topic);
+    let b = Arc::new(b);
+    let seen_b = drive(b.clone(), ev);
+    let owned = |s: &Mutex<Seen>| s.lock().unwrap().owned.clone();
+    wait_for("2 partitions each", 60, || {
+        owned(&seen_a).len() == 2 && owned(&seen_b).len() == 2
+    })
+    .await;
+    let (a_parts, b_parts) = (owned(&seen_a), owned(&seen_b));
+    let b_revoked = seen_b.lock().unwrap().revoked;
+
+    // A static member does not send LeaveGroup on close: the group keeps its slot.
+    a.close().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (a2, ev) = start(&member("instance-a"), &topic);
+    let a2 = Arc::new(a2);
+    let started = std::time::Instant::now();
+    let seen_a2 = drive(a2.clone(), ev);
+    wait_for("the restarted member's partitions", 30, || {
+        owned(&seen_a2).len() == 2
+    })
+    .await;
+    let took = started.elapsed();
+    assert_eq!(owned(&seen_a2), a_parts, "the same partitions come back");
+    assert!(
+        took < Duration::from_secs(10),
+        "rejoined at once, not after the 30 s session timeout ({took:?})"
+    );
+    // Nothing moved for the other member: no revocation, same partitions.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(seen_b.lock().unwrap().revoked, b_revoked, "no rebalance");
+    assert_eq!(owned(&seen_b), b_parts);
+    a2.close().await;
+    b.close().await;
+}
