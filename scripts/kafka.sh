@@ -20,12 +20,14 @@
 #
 # --security (Apache Kafka only) secures the client listener on --port; the broker also listens
 # PLAINTEXT on port+2 for inter-broker traffic. User `ingress`, password `ingress-secret`:
-#   sasl      SASL_PLAINTEXT with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512
+#   sasl      SASL_PLAINTEXT with PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER (Kafka's
+#             unsecured validator: unsigned JWTs with `sub` and `exp`, for tests only)
 #   ssl       TLS with a throwaway CA made by openssl in the broker dir (ca.pem; client.pem +
 #             client.key for mutual TLS, client.enc.key encrypted with `ingress-secret`);
 #             client certificates are requested, not required
 #   sasl_ssl  both
-# --sasl-mechanisms narrows the enabled mechanisms (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512).
+# --sasl-mechanisms narrows the enabled mechanisms (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,
+# OAUTHBEARER).
 set -euo pipefail
 
 KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
@@ -148,7 +150,7 @@ OWNER_PID=""
 SECURITY=plaintext
 SASL_USER=ingress
 SASL_PASSWORD=ingress-secret
-SASL_MECHANISMS=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+SASL_MECHANISMS=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
 
 parse_args() {
   while [[ $# -gt 0 ]]; do
@@ -258,6 +260,7 @@ listener.name.client.sasl.enabled.mechanisms=$SASL_MECHANISMS
 listener.name.client.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$SASL_PASSWORD";
 listener.name.client.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.client.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.client.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";
 PROPS
   fi
   if [[ "$SECURITY" == ssl || "$SECURITY" == sasl_ssl ]]; then

@@ -291,6 +291,144 @@ async fn sasl_plaintext_plain_and_scram() {
     eprintln!("plaintext client on a SASL listener: {err}");
 }
 
+/// An OIDC token endpoint for the tests: the client-credentials grant with HTTP Basic client
+/// authentication; `good` gets an unsigned JWT for `sub=ingress` (what the broker's unsecured
+/// validator accepts), `forger` a token the broker rejects, anyone else 401.
+async fn token_endpoint() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use base64::Engine as _;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let issued = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = issued.clone();
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let count = count.clone();
+            async move {
+                let basic = |id: &str, secret: &str| {
+                    format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+                    )
+                };
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                assert!(body.starts_with("grant_type=client_credentials"), "{body}");
+                let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                let token = if auth == basic("good", "s3cret") {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let claims = format!(r#"{{"sub":"ingress","iat":{now},"exp":{}}}"#, now + 600);
+                    format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64(&claims))
+                } else if auth == basic("forger", "s3cret") {
+                    // Signed with an algorithm the unsecured validator refuses.
+                    let claims = format!(r#"{{"sub":"ingress","exp":{}}}"#, now + 600);
+                    format!("{}.{}.c2ln", b64(r#"{"alg":"HS256"}"#), b64(&claims))
+                } else {
+                    return (
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        r#"{"error":"invalid_client"}"#.to_owned(),
+                    );
+                };
+                (
+                    axum::http::StatusCode::OK,
+                    format!(
+                        r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":600}}"#
+                    ),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/token"), issued)
+}
+
+#[tokio::test]
+async fn sasl_oauthbearer_unsecured_jwt_and_oidc() {
+    use std::sync::atomic::Ordering;
+    let (_broker, port) = start(&["--security", "sasl"]);
+
+    // Development brokers: an unsigned JWT built from sasl.oauthbearer.config.
+    let unsecured = [
+        ("security.protocol", "sasl_plaintext"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+        (
+            "sasl.oauthbearer.config",
+            "principal=ingress lifeSeconds=600",
+        ),
+    ];
+    timed(
+        "unsecured JWT: connect + Metadata",
+        metadata_with("127.0.0.1", port, &unsecured),
+    )
+    .await
+    .expect("unsecured JWT accepted");
+    timed(
+        "unsecured JWT: consume",
+        consume_with("127.0.0.1", port, &unsecured),
+    )
+    .await;
+
+    // OIDC client credentials: the consumer and rskafka (the dead-letter producer) both
+    // authenticate with the endpoint's token, fetched once and shared.
+    let (url, issued) = token_endpoint().await;
+    let oidc = |client: &'static str, secret: &'static str| -> Vec<(&'static str, String)> {
+        vec![
+            ("security.protocol", "sasl_plaintext".to_owned()),
+            ("sasl.mechanism", "OAUTHBEARER".to_owned()),
+            ("sasl.oauthbearer.method", "oidc".to_owned()),
+            ("sasl.oauthbearer.token.endpoint.url", url.clone()),
+            ("sasl.oauthbearer.client.id", client.to_owned()),
+            ("sasl.oauthbearer.client.secret", secret.to_owned()),
+            ("sasl.oauthbearer.scope", "kafka".to_owned()),
+        ]
+    };
+    let good = oidc("good", "s3cret");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    timed(
+        "OIDC: connect + Metadata",
+        metadata_with("127.0.0.1", port, &good),
+    )
+    .await
+    .expect("OIDC token accepted");
+    timed("OIDC: consume", consume_with("127.0.0.1", port, &good)).await;
+    timed(
+        "OIDC: rskafka produce",
+        rskafka_with("127.0.0.1", port, &good),
+    )
+    .await;
+    assert_eq!(
+        issued.load(Ordering::SeqCst),
+        1,
+        "one token served every connection (cached until 80 % of its lifetime)"
+    );
+
+    // The endpoint refuses the client: its status and answer, not the secret.
+    let refused = oidc("good", "wrong-secret");
+    let refused: Vec<(&str, &str)> = refused.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let err = metadata_with("127.0.0.1", port, &refused)
+        .await
+        .expect_err("a refused client gets no token");
+    eprintln!("OIDC wrong secret: {err}");
+    assert_auth_error(err, port, &["token endpoint", "401", "invalid_client"]);
+    // The broker refuses the token: its RFC 7628 status and message.
+    let forged = oidc("forger", "s3cret");
+    let forged: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let err = metadata_with("127.0.0.1", port, &forged)
+        .await
+        .expect_err("a token the broker does not accept");
+    eprintln!("OIDC rejected token: {err}");
+    assert_auth_error(err, port, &["rejected the token", "invalid_token"]);
+}
+
 #[tokio::test]
 async fn tls_ca_mutual_tls_and_untrusted_ca() {
     let (broker, port) = start(&["--security", "ssl"]);

@@ -11,6 +11,7 @@ pub mod fetch_session;
 pub mod fetcher;
 pub mod group;
 pub mod metadata;
+pub mod oauthbearer;
 pub mod offsets;
 pub mod rskafka_client;
 pub mod sasl;

@@ -2,10 +2,15 @@
 //! id, TLS (the same rustls configuration) and SASL. rskafka is used where it fits — producing
 //! to dead-letter topics and topic admin — while consuming stays on our own client.
 
-use rskafka::client::{ClientBuilder, Credentials, SaslConfig};
+use std::sync::Arc;
+
+use rskafka::client::{
+    ClientBuilder, Credentials, OauthBearerCredentials, OauthCallback, SaslConfig,
+};
 
 use super::broker::TcpConnector;
 use super::error::ClientError;
+use super::oauthbearer;
 use super::tls::TlsConnector;
 use crate::options::{ConsumerSettings, SaslMechanism};
 
@@ -29,10 +34,36 @@ pub fn rskafka_client_builder(settings: &ConsumerSettings) -> Result<ClientBuild
             sasl.username.expose().to_owned(),
             sasl.password.expose().to_owned(),
         );
+        let timeout = settings.socket_timeout;
         builder = builder.sasl_config(match sasl.mechanism {
             SaslMechanism::Plain => SaslConfig::Plain(credentials),
             SaslMechanism::ScramSha256 => SaslConfig::ScramSha256(credentials),
             SaslMechanism::ScramSha512 => SaslConfig::ScramSha512(credentials),
+            SaslMechanism::OauthBearer => {
+                let oauth =
+                    sasl.oauthbearer
+                        .clone()
+                        .ok_or_else(|| ClientError::Authentication {
+                            addr: "rskafka".to_owned(),
+                            reason: "OAUTHBEARER without token settings".to_owned(),
+                        })?;
+                let bearer_kvs = oauth.extensions().to_vec();
+                // rskafka asks for a token on every connection; ours caches and renews.
+                let callback: OauthCallback = Arc::new(move || {
+                    let oauth = oauth.clone();
+                    Box::pin(async move {
+                        oauthbearer::token(&oauth, timeout)
+                            .await
+                            .map(|t| t.expose().to_owned())
+                            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+                    })
+                });
+                SaslConfig::Oauthbearer(OauthBearerCredentials {
+                    callback,
+                    authz_id: None,
+                    bearer_kvs,
+                })
+            }
         });
     }
     Ok(builder)

@@ -1,8 +1,8 @@
 //! SASL authentication after ApiVersions: SaslHandshake v1 names the mechanism, then
 //! SaslAuthenticate carries the mechanism's messages.
 //!
-//! Mechanisms: `PLAIN` (RFC 4616) and `SCRAM-SHA-256` / `SCRAM-SHA-512` (RFC 5802 / RFC 7677,
-//! without channel binding). The SCRAM exchange is a sans-IO state machine ([`ScramClient`]) so
+//! Mechanisms: `PLAIN` (RFC 4616), `SCRAM-SHA-256` / `SCRAM-SHA-512` (RFC 5802 / RFC 7677,
+//! without channel binding) and `OAUTHBEARER` (RFC 7628, tokens from [`super::oauthbearer`]). The SCRAM exchange is a sans-IO state machine ([`ScramClient`]) so
 //! it is tested against the RFC's vectors; [`authenticate`] drives it over a connection.
 //! Passwords are used as UTF-8 bytes without SASLprep, like the Java client and librdkafka.
 
@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use super::connection::BrokerConnection;
 use super::error::ClientError;
+use super::oauthbearer;
 use crate::options::{SaslMechanism, SaslSettings, Secret};
 
 /// The fewest PBKDF2 iterations a server may ask for (RFC 7677 recommends 4096; Kafka's
@@ -105,6 +106,30 @@ pub async fn authenticate(
             let (scram, client_final) = scram.handle_server_first(&server_first).map_err(fail)?;
             let server_final = exchange.round(client_final.into_bytes()).await?;
             scram.handle_server_final(&server_final).map_err(fail)?;
+        }
+        SaslMechanism::OauthBearer => {
+            let settings = sasl
+                .oauthbearer
+                .as_ref()
+                .ok_or_else(|| fail("OAUTHBEARER without token settings".to_owned()))?;
+            let token = oauthbearer::token(settings, timeout)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let message = oauthbearer::client_first_message(token.expose(), settings.extensions());
+            let challenge = exchange.round(message).await?;
+            if !challenge.is_empty() {
+                // RFC 7628 §3.2.2: an error (JSON status); acknowledge with %x01, then the
+                // broker fails the exchange with its own message.
+                let status = String::from_utf8_lossy(&challenge).into_owned();
+                let detail = match exchange.round(vec![0x01]).await {
+                    Err(ClientError::Authentication { reason, .. }) => reason,
+                    Err(e) => e.to_string(),
+                    Ok(_) => "the broker did not fail the exchange".to_owned(),
+                };
+                return Err(fail(format!(
+                    "the broker rejected the token {status}: {detail}"
+                )));
+            }
         }
     }
     tracing::debug!(broker = addr, mechanism, "SASL authentication succeeded");

@@ -40,6 +40,7 @@
 #[rustfmt::skip]
 mod librdkafka_table;
 mod broker;
+mod oauthbearer;
 mod redact;
 mod table;
 
@@ -50,6 +51,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use broker::{parse_broker, parse_broker_list, BrokerAddr, BrokerList, DEFAULT_BROKER_PORT};
+pub use oauthbearer::{OauthBearerSettings, OidcSettings, UnsecuredJwt};
 pub use redact::{is_secret_option, redact_options, Secret, REDACTED};
 
 use crate::config::ClusterConfig;
@@ -64,6 +66,7 @@ pub const ACTED_ON_PROPERTIES: &[&str] = &[
     "auto.offset.reset",
     "client.id",
     "client.rack",
+    "enable.sasl.oauthbearer.unsecure.jwt",
     "enable.ssl.certificate.verification",
     "fetch.max.bytes",
     "fetch.message.max.bytes",
@@ -81,6 +84,13 @@ pub const ACTED_ON_PROPERTIES: &[&str] = &[
     "reconnect.backoff.max.ms",
     "reconnect.backoff.ms",
     "sasl.mechanisms",
+    "sasl.oauthbearer.client.id",
+    "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.config",
+    "sasl.oauthbearer.extensions",
+    "sasl.oauthbearer.method",
+    "sasl.oauthbearer.scope",
+    "sasl.oauthbearer.token.endpoint.url",
     "sasl.password",
     "sasl.username",
     "security.protocol",
@@ -443,6 +453,8 @@ pub enum SaslMechanism {
     ScramSha256,
     /// `SCRAM-SHA-512`.
     ScramSha512,
+    /// `OAUTHBEARER` (RFC 7628).
+    OauthBearer,
 }
 
 impl SaslMechanism {
@@ -452,6 +464,7 @@ impl SaslMechanism {
             Self::Plain => "PLAIN",
             Self::ScramSha256 => "SCRAM-SHA-256",
             Self::ScramSha512 => "SCRAM-SHA-512",
+            Self::OauthBearer => "OAUTHBEARER",
         }
     }
 }
@@ -468,7 +481,7 @@ fn parse_sasl_mechanism(name: &str, value: &str) -> Result<ParsedMechanism, Opti
         "SCRAM-SHA-256" => Ok(ParsedMechanism::Supported(SaslMechanism::ScramSha256)),
         "SCRAM-SHA-512" => Ok(ParsedMechanism::Supported(SaslMechanism::ScramSha512)),
         "GSSAPI" => Ok(ParsedMechanism::Unsupported("GSSAPI")),
-        "OAUTHBEARER" => Ok(ParsedMechanism::Unsupported("OAUTHBEARER")),
+        "OAUTHBEARER" => Ok(ParsedMechanism::Supported(SaslMechanism::OauthBearer)),
         _ => Err(invalid(name)),
     }
 }
@@ -478,10 +491,12 @@ fn parse_sasl_mechanism(name: &str, value: &str) -> Result<ParsedMechanism, Opti
 pub struct SaslSettings {
     /// The mechanism.
     pub mechanism: SaslMechanism,
-    /// `sasl.username`.
+    /// `sasl.username` (empty for OAUTHBEARER).
     pub username: Secret,
-    /// `sasl.password`.
+    /// `sasl.password` (empty for OAUTHBEARER).
     pub password: Secret,
+    /// Where OAUTHBEARER tokens come from; `Some` exactly for that mechanism.
+    pub oauthbearer: Option<OauthBearerSettings>,
 }
 
 /// `ssl.endpoint.identification.algorithm`.
@@ -971,7 +986,19 @@ impl Merged<'_> {
     }
 }
 
-const SASL_SETTINGS: &[&str] = &["sasl.mechanisms", "sasl.username", "sasl.password"];
+const SASL_SETTINGS: &[&str] = &[
+    "sasl.mechanisms",
+    "sasl.username",
+    "sasl.password",
+    "sasl.oauthbearer.method",
+    "sasl.oauthbearer.config",
+    "enable.sasl.oauthbearer.unsecure.jwt",
+    "sasl.oauthbearer.client.id",
+    "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.token.endpoint.url",
+    "sasl.oauthbearer.scope",
+    "sasl.oauthbearer.extensions",
+];
 const TLS_SETTINGS: &[&str] = &[
     "ssl.ca.location",
     "ssl.ca.pem",
@@ -1010,7 +1037,7 @@ fn resolve_security(
                     return Err(OptionError::NotSupported {
                         name: e.given.clone(),
                         value: which.to_owned(),
-                        hint: "use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512".to_owned(),
+                        hint: "use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER".to_owned(),
                     })
                 }
             },
@@ -1018,17 +1045,24 @@ fn resolve_security(
                 return Err(OptionError::NotSupported {
                     name: "sasl.mechanism".to_owned(),
                     value: "GSSAPI".to_owned(),
-                    hint: "librdkafka's default mechanism GSSAPI is not implemented; set sasl.mechanism to PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512".to_owned(),
+                    hint: "librdkafka's default mechanism GSSAPI is not implemented; set sasl.mechanism to PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER".to_owned(),
                 })
             }
         };
         let username = m.get("sasl.username").map(|e| e.value.as_str());
         let password = m.get("sasl.password").map(|e| e.value.as_str());
         match (username, password) {
+            _ if mechanism == SaslMechanism::OauthBearer => Some(SaslSettings {
+                mechanism,
+                username: Secret::default(),
+                password: Secret::default(),
+                oauthbearer: Some(resolve_oauthbearer(m)?),
+            }),
             (Some(username), Some(password)) if !username.is_empty() => Some(SaslSettings {
                 mechanism,
                 username: Secret::new(username),
                 password: Secret::new(password),
+                oauthbearer: None,
             }),
             _ => {
                 return Err(OptionError::Inconsistent(
@@ -1069,6 +1103,58 @@ fn resolve_security(
         sasl,
         tls,
     })
+}
+
+/// The OAUTHBEARER token source, as librdkafka decides it: `sasl.oauthbearer.method=oidc`
+/// fetches tokens from the token endpoint; the default method needs
+/// `enable.sasl.oauthbearer.unsecure.jwt=true` and builds an unsecured JWT from
+/// `sasl.oauthbearer.config` (librdkafka's other default, a refresh callback, is an API).
+fn resolve_oauthbearer(m: &Merged<'_>) -> Result<OauthBearerSettings, OptionError> {
+    let extensions = match m.get("sasl.oauthbearer.extensions") {
+        Some(e) => oauthbearer::parse_extensions(&e.value)?,
+        None => Vec::new(),
+    };
+    if m.enum_value("sasl.oauthbearer.method")? == Some("oidc") {
+        let required = |name: &str| {
+            m.non_empty_string(name).ok_or_else(|| {
+                OptionError::Inconsistent(format!("sasl.oauthbearer.method=oidc needs `{name}`"))
+            })
+        };
+        let token_endpoint = required("sasl.oauthbearer.token.endpoint.url")?;
+        let scheme_ok = token_endpoint
+            .get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
+            || token_endpoint
+                .get(..7)
+                .is_some_and(|p| p.eq_ignore_ascii_case("http://"));
+        if !scheme_ok || token_endpoint.parse::<http::Uri>().is_err() {
+            return Err(OptionError::Inconsistent(format!(
+                "sasl.oauthbearer.token.endpoint.url must be an http:// or https:// URL, got                  {token_endpoint:?}"
+            )));
+        }
+        return Ok(OauthBearerSettings::Oidc(OidcSettings {
+            token_endpoint,
+            client_id: required("sasl.oauthbearer.client.id")?,
+            client_secret: Secret::new(required("sasl.oauthbearer.client.secret")?),
+            scope: m.non_empty_string("sasl.oauthbearer.scope"),
+            extensions,
+        }));
+    }
+    if !m.bool("enable.sasl.oauthbearer.unsecure.jwt", false)? {
+        return Err(OptionError::Inconsistent(
+            "sasl.mechanism=OAUTHBEARER needs sasl.oauthbearer.method=oidc (with              sasl.oauthbearer.token.endpoint.url, sasl.oauthbearer.client.id and              sasl.oauthbearer.client.secret), or enable.sasl.oauthbearer.unsecure.jwt=true              with sasl.oauthbearer.config for a development broker"
+                .to_owned(),
+        ));
+    }
+    let config = m.non_empty_string("sasl.oauthbearer.config").ok_or_else(|| {
+        OptionError::Inconsistent(
+            "enable.sasl.oauthbearer.unsecure.jwt=true needs sasl.oauthbearer.config              (e.g. \"principal=admin\")"
+                .to_owned(),
+        )
+    })?;
+    let mut jwt = oauthbearer::parse_unsecured_config(&config)?;
+    jwt.extensions.extend(extensions);
+    Ok(OauthBearerSettings::Unsecured(jwt))
 }
 
 fn unused_warnings(

@@ -37,7 +37,7 @@ pub fn redact_options(options: &BTreeMap<String, String>) -> BTreeMap<String, St
 }
 
 /// A string (password, user name, key) whose `Debug` output is `***`.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Secret(String);
 
 impl Secret {
