@@ -106,9 +106,10 @@ impl HandlerTls {
         };
         let connector =
             TlsConnector::new(tcp, settings).map_err(|e| HandlerTlsError(e.to_string()))?;
-        let summary = match &settings.ca_location {
-            Some(ca) => format!("ssl.ca.location {ca}"),
-            None => "system trust store".to_owned(),
+        let summary = match (&settings.ca_location, &settings.ca_pem) {
+            (Some(ca), _) => format!("CA {ca}"),
+            (None, Some(_)) => "inline CA".to_owned(),
+            (None, None) => "system trust store".to_owned(),
         };
         Ok(HandlerTls {
             config: connector.client_config(),

@@ -293,8 +293,11 @@ async fn sasl_plaintext_plain_and_scram() {
 
 /// An OIDC token endpoint for the tests: the client-credentials grant with HTTP Basic client
 /// authentication; `good` gets an unsigned JWT for `sub=ingress` (what the broker's unsecured
-/// validator accepts), `forger` a token the broker rejects, anyone else 401.
-async fn token_endpoint() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// validator accepts), `forger` a token the broker rejects, anyone else 401. Over TLS with
+/// `ca`'s certificate when given.
+async fn token_endpoint(
+    ca: Option<&testkit::TestCa>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use base64::Engine as _;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let issued = std::sync::Arc::new(AtomicUsize::new(0));
@@ -346,8 +349,16 @@ async fn token_endpoint() -> (String, std::sync::Arc<std::sync::atomic::AtomicUs
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/token"), issued)
+    match ca {
+        Some(ca) => {
+            testkit::tls::serve_tls(listener, app, ca.server_config(&["http/1.1"]).unwrap());
+            (format!("https://{addr}/token"), issued)
+        }
+        None => {
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            (format!("http://{addr}/token"), issued)
+        }
+    }
 }
 
 #[tokio::test]
@@ -379,7 +390,7 @@ async fn sasl_oauthbearer_unsecured_jwt_and_oidc() {
 
     // OIDC client credentials: the consumer and rskafka (the dead-letter producer) both
     // authenticate with the endpoint's token, fetched once and shared.
-    let (url, issued) = token_endpoint().await;
+    let (url, issued) = token_endpoint(None).await;
     let oidc = |client: &'static str, secret: &'static str| -> Vec<(&'static str, String)> {
         vec![
             ("security.protocol", "sasl_plaintext".to_owned()),
@@ -427,6 +438,32 @@ async fn sasl_oauthbearer_unsecured_jwt_and_oidc() {
         .expect_err("a token the broker does not accept");
     eprintln!("OIDC rejected token: {err}");
     assert_auth_error(err, port, &["rejected the token", "invalid_token"]);
+
+    // An https token endpoint with a private CA: trusted through https.ca.location.
+    let ca = testkit::TestCa::new("idp").unwrap();
+    let (https_url, https_issued) = token_endpoint(Some(&ca)).await;
+    let ca_file = ca.ca_file().display().to_string();
+    let mut over_tls: Vec<(&str, &str)> = good
+        .iter()
+        .map(|(k, v)| {
+            if *k == "sasl.oauthbearer.token.endpoint.url" {
+                (*k, https_url.as_str())
+            } else {
+                (*k, *v)
+            }
+        })
+        .collect();
+    let untrusted = over_tls.clone();
+    over_tls.push(("https.ca.location", &ca_file));
+    metadata_with("127.0.0.1", port, &over_tls)
+        .await
+        .expect("token from the https endpoint");
+    assert_eq!(https_issued.load(Ordering::SeqCst), 1);
+    let err = metadata_with("127.0.0.1", port, &untrusted)
+        .await
+        .expect_err("the system store does not trust the private CA");
+    eprintln!("OIDC untrusted endpoint: {err}");
+    assert_auth_error(err, port, &[&https_url, "UnknownIssuer"]);
 }
 
 #[tokio::test]

@@ -120,31 +120,9 @@ impl RecordingHandler {
         ca: &TestCa,
         alpn: &[&str],
     ) -> Result<Self, TestkitError> {
-        let acceptor = tokio_rustls::TlsAcceptor::from(ca.server_config(alpn)?);
         let (shared, app) = app(manifest);
         let (listener, addr) = bind().await?;
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    return;
-                };
-                let acceptor = acceptor.clone();
-                let service = hyper_util::service::TowerToHyperService::new(app.clone());
-                tokio::spawn(async move {
-                    // A client that rejects the certificate ends the handshake: not an error
-                    // of the server.
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let builder = hyper_util::server::conn::auto::Builder::new(
-                        hyper_util::rt::TokioExecutor::new(),
-                    );
-                    let _ = builder
-                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                        .await;
-                });
-            }
-        });
+        let task = crate::tls::serve_tls(listener, app, ca.server_config(alpn)?);
         Ok(RecordingHandler {
             addr,
             scheme: "https",

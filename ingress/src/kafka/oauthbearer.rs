@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 
 use crate::http_client::{client, error_chain, HandlerTls, HttpVersion, VersionPreference};
-use crate::options::{OauthBearerSettings, OidcSettings, Secret, UnsecuredJwt};
+use crate::options::{OauthBearerSettings, OidcSettings, Secret, TlsSettings, UnsecuredJwt};
 use crate::sync::lock;
 
 /// The largest token endpoint answer read.
@@ -149,7 +149,12 @@ fn jwt_expiry(token: &str) -> Option<u64> {
 async fn oidc_token(oidc: &OidcSettings, timeout: Duration) -> Result<CachedToken, TokenError> {
     let url = &oidc.token_endpoint;
     let fail = |what: String| TokenError(format!("token endpoint {url}: {what}"));
-    let tls = HandlerTls::system().map_err(|e| fail(e.to_string()))?;
+    let tls = HandlerTls::from_settings(&TlsSettings {
+        ca_location: oidc.ca_location.clone(),
+        ca_pem: oidc.ca_pem.clone(),
+        ..TlsSettings::default()
+    })
+    .map_err(|e| fail(e.to_string()))?;
     let http = client::<Full<Bytes>>(VersionPreference::Fixed(HttpVersion::Http1), &tls, timeout);
     let mut body = "grant_type=client_credentials".to_owned();
     if let Some(scope) = &oidc.scope {

@@ -76,6 +76,8 @@ pub const ACTED_ON_PROPERTIES: &[&str] = &[
     "group.instance.id",
     "group.protocol",
     "heartbeat.interval.ms",
+    "https.ca.location",
+    "https.ca.pem",
     "isolation.level",
     "max.poll.interval.ms",
     "metadata.broker.list",
@@ -998,6 +1000,8 @@ const SASL_SETTINGS: &[&str] = &[
     "sasl.oauthbearer.token.endpoint.url",
     "sasl.oauthbearer.scope",
     "sasl.oauthbearer.extensions",
+    "https.ca.location",
+    "https.ca.pem",
 ];
 const TLS_SETTINGS: &[&str] = &[
     "ssl.ca.location",
@@ -1138,6 +1142,10 @@ fn resolve_oauthbearer(m: &Merged<'_>) -> Result<OauthBearerSettings, OptionErro
             client_secret: Secret::new(required("sasl.oauthbearer.client.secret")?),
             scope: m.non_empty_string("sasl.oauthbearer.scope"),
             extensions,
+            ca_location: m
+                .non_empty_string("https.ca.location")
+                .filter(|v| !v.eq_ignore_ascii_case("probe")),
+            ca_pem: m.non_empty_string("https.ca.pem"),
         }));
     }
     if !m.bool("enable.sasl.oauthbearer.unsecure.jwt", false)? {

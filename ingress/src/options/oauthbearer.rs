@@ -39,6 +39,11 @@ pub struct OidcSettings {
     pub scope: Option<String>,
     /// `sasl.oauthbearer.extensions`.
     pub extensions: Vec<(String, String)>,
+    /// `https.ca.location`: CA file or directory for an `https://` token endpoint (unset: the
+    /// system trust store).
+    pub ca_location: Option<String>,
+    /// `https.ca.pem`: CA certificate(s) inline for the token endpoint.
+    pub ca_pem: Option<String>,
 }
 
 /// `sasl.oauthbearer.config` for an unsecured JWT: `principal=<p> [principalClaimName=sub]

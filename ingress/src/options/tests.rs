@@ -1013,6 +1013,8 @@ fn oauthbearer_token_sources() {
             client_secret: Secret::new("s3cret"),
             scope: Some("kafka".into()),
             extensions: vec![("logicalCluster".into(), "lkc-1".into())],
+            ca_location: None,
+            ca_pem: None,
         }))
     );
     assert!(
