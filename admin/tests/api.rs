@@ -496,6 +496,25 @@ async fn health_clusters_and_inline_manifest() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["handlers"][0]["name"], "greet");
     assert_eq!(r.json()["deployment_id"], dp["id"]);
+    assert_eq!(
+        dp["http_version"], "HTTP/1.1",
+        "inline manifests default to HTTP/1.1"
+    );
+
+    // An https deployment inline, HTTP/2 asked for: nothing is contacted, the version is kept.
+    let r = api
+        .post(
+            "/deployments",
+            json!({
+                "uri": "https://127.0.0.1:1",
+                "use_http_11": false,
+                "services": [{"name": "Secure", "ty": "SERVICE", "handlers": [{"name": "go"}]}],
+            }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["http_version"], "HTTP/2.0");
+    assert_eq!(r.json()["uri"], "https://127.0.0.1:1");
 
     // No subscriptions yet: the metrics say so.
     let text = api.get("/metrics").await.text();

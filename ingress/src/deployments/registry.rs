@@ -429,6 +429,29 @@ mod tests {
         ]}))
     }
 
+    /// `register` at HTTP/1.1, the version most tests do not look at.
+    trait AddHttp1 {
+        fn add(
+            &mut self,
+            uri: &str,
+            headers: BTreeMap<String, String>,
+            manifest: EndpointManifest,
+            force: bool,
+        ) -> Result<Deployment, RegistryError>;
+    }
+
+    impl AddHttp1 for DeploymentRegistry {
+        fn add(
+            &mut self,
+            uri: &str,
+            headers: BTreeMap<String, String>,
+            manifest: EndpointManifest,
+            force: bool,
+        ) -> Result<Deployment, RegistryError> {
+            self.register(uri, headers, manifest, HttpVersion::Http1, force)
+        }
+    }
+
     fn headers() -> BTreeMap<String, String> {
         BTreeMap::from([("authorization".to_owned(), "Bearer t".to_owned())])
     }
@@ -437,13 +460,7 @@ mod tests {
     fn register_assigns_id_normalizes_uri_and_timestamps() {
         let mut r = DeploymentRegistry::default();
         let d = r
-            .register(
-                "http://h:9080/",
-                headers(),
-                greeter(),
-                HttpVersion::Http1,
-                false,
-            )
+            .add("http://h:9080/", headers(), greeter(), false)
             .unwrap();
         let rest = d.id.strip_prefix("dp_").unwrap();
         assert_eq!(rest.len(), 26);
@@ -459,22 +476,10 @@ mod tests {
     fn same_uri_needs_force_and_force_replaces_with_new_id() {
         let mut r = DeploymentRegistry::default();
         let d1 = r
-            .register(
-                "http://h:9080",
-                BTreeMap::new(),
-                greeter(),
-                HttpVersion::Http1,
-                false,
-            )
+            .add("http://h:9080", BTreeMap::new(), greeter(), false)
             .unwrap();
         let e = r
-            .register(
-                "http://h:9080/",
-                BTreeMap::new(),
-                greeter(),
-                HttpVersion::Http1,
-                false,
-            )
+            .add("http://h:9080/", BTreeMap::new(), greeter(), false)
             .unwrap_err();
         assert_eq!(
             e,
@@ -484,15 +489,7 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("force"));
-        let d2 = r
-            .register(
-                "http://h:9080",
-                headers(),
-                greeter(),
-                HttpVersion::Http1,
-                true,
-            )
-            .unwrap();
+        let d2 = r.add("http://h:9080", headers(), greeter(), true).unwrap();
         assert_ne!(d1.id, d2.id);
         assert_eq!(r.list(), std::slice::from_ref(&d2));
         assert!(r.get(&d1.id).is_none());
@@ -502,16 +499,10 @@ mod tests {
     fn newest_deployment_serves_a_service_and_removal_falls_back() {
         let mut r = DeploymentRegistry::default();
         let old = r
-            .register(
-                "http://a",
-                BTreeMap::new(),
-                greeter(),
-                HttpVersion::Http1,
-                false,
-            )
+            .add("http://a", BTreeMap::new(), greeter(), false)
             .unwrap();
         let new = r
-            .register(
+            .add(
                 "http://b",
                 BTreeMap::new(),
                 one(
@@ -519,7 +510,6 @@ mod tests {
                     "SERVICE",
                     json!([{"name": "greet"}, {"name": "hello"}]),
                 ),
-                HttpVersion::Http1,
                 false,
             )
             .unwrap();
@@ -550,23 +540,11 @@ mod tests {
     fn changing_a_service_type_needs_force() {
         let mut r = DeploymentRegistry::default();
         let old = r
-            .register(
-                "http://a",
-                BTreeMap::new(),
-                greeter(),
-                HttpVersion::Http1,
-                false,
-            )
+            .add("http://a", BTreeMap::new(), greeter(), false)
             .unwrap();
         let vo = one("Greeter", "VIRTUAL_OBJECT", json!([{"name": "greet"}]));
         let e = r
-            .register(
-                "http://b",
-                BTreeMap::new(),
-                vo.clone(),
-                HttpVersion::Http1,
-                false,
-            )
+            .add("http://b", BTreeMap::new(), vo.clone(), false)
             .unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -577,8 +555,7 @@ mod tests {
             )
         );
         assert_eq!(r.list().len(), 1);
-        r.register("http://b", BTreeMap::new(), vo, HttpVersion::Http1, true)
-            .unwrap();
+        r.add("http://b", BTreeMap::new(), vo, true).unwrap();
         assert_eq!(r.service("Greeter").unwrap().ty, ServiceType::VirtualObject);
     }
 
@@ -608,29 +585,20 @@ mod tests {
     fn register_rejects_bad_uri_headers_and_manifest() {
         let mut r = DeploymentRegistry::default();
         assert!(matches!(
-            r.register(
-                "ftp://h",
-                BTreeMap::new(),
-                greeter(),
-                HttpVersion::Http1,
-                false
-            ),
+            r.add("ftp://h", BTreeMap::new(), greeter(), false),
             Err(RegistryError::InvalidUri(UriError::Invalid { .. }))
         ));
         let bad = BTreeMap::from([("x".to_owned(), "a\r\nb".to_owned())]);
-        let e = r
-            .register("http://h", bad, greeter(), HttpVersion::Http1, false)
-            .unwrap_err();
+        let e = r.add("http://h", bad, greeter(), false).unwrap_err();
         assert_eq!(
             e.to_string(),
             "invalid additional header \"x\": the value is not a valid HTTP header value"
         );
         let e = r
-            .register(
+            .add(
                 "http://h",
                 BTreeMap::new(),
                 manifest(json!({"services": []})),
-                HttpVersion::Http1,
                 false,
             )
             .unwrap_err();
@@ -644,15 +612,7 @@ mod tests {
     #[test]
     fn resolve_sink_rules() {
         let mut r = DeploymentRegistry::default();
-        let d = r
-            .register(
-                "http://h:9080",
-                headers(),
-                greeter(),
-                HttpVersion::Http1,
-                false,
-            )
-            .unwrap();
+        let d = r.add("http://h:9080", headers(), greeter(), false).unwrap();
 
         let s = r.resolve_sink("Greeter", "greet").unwrap();
         assert_eq!(
@@ -706,14 +666,8 @@ mod tests {
             r.resolve_sink("Greeter", "greet").unwrap_err().to_string(),
             "unknown service \"Greeter\": no services are registered; register a deployment first"
         );
-        r.register(
-            "http://h",
-            BTreeMap::new(),
-            greeter(),
-            HttpVersion::Http1,
-            false,
-        )
-        .unwrap();
+        r.add("http://h", BTreeMap::new(), greeter(), false)
+            .unwrap();
         assert_eq!(
             r.resolve_sink("Greter", "greet").unwrap_err().to_string(),
             "unknown service \"Greter\"; registered services: Counter, Greeter, Signup"
@@ -730,11 +684,10 @@ mod tests {
             r.resolve_sink("Counter", "inc").unwrap_err().to_string(),
             "unknown handler \"inc\" of service \"Counter\"; its handlers: add, get"
         );
-        r.register(
+        r.add(
             "http://e",
             BTreeMap::new(),
             one("Empty", "SERVICE", json!([])),
-            HttpVersion::Http1,
             false,
         )
         .unwrap();
@@ -748,13 +701,7 @@ mod tests {
     fn service_info_has_effective_types_and_serializes() {
         let mut r = DeploymentRegistry::default();
         let d = r
-            .register(
-                "http://h",
-                BTreeMap::new(),
-                greeter(),
-                HttpVersion::Http1,
-                false,
-            )
+            .add("http://h", BTreeMap::new(), greeter(), false)
             .unwrap();
         let counter = r.service("Counter").unwrap();
         assert_eq!(
@@ -772,13 +719,11 @@ mod tests {
     #[test]
     fn deployments_round_trip_through_json_and_from_deployments() {
         let mut r = DeploymentRegistry::default();
-        r.register("http://a", headers(), greeter(), HttpVersion::Http1, false)
-            .unwrap();
-        r.register(
+        r.add("http://a", headers(), greeter(), false).unwrap();
+        r.add(
             "http://b",
             BTreeMap::new(),
             one("Greeter", "SERVICE", json!([{"name": "greet"}])),
-            HttpVersion::Http1,
             false,
         )
         .unwrap();
