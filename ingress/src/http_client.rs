@@ -21,8 +21,7 @@ use hyper_util::rt::TokioExecutor;
 use rustls::ClientConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::kafka::broker::TcpConnector;
-use crate::kafka::tls::TlsConnector;
+use crate::kafka::tls::client_config;
 use crate::options::TlsSettings;
 
 /// How long an idle pooled connection is kept.
@@ -101,20 +100,13 @@ impl HandlerTls {
     /// Trust (and host name checking) as the librdkafka-style `ssl.*` settings say, e.g. a
     /// private CA in `ca_location`.
     pub fn from_settings(settings: &TlsSettings) -> Result<HandlerTls, HandlerTlsError> {
-        let tcp = TcpConnector {
-            connect_timeout: Duration::from_secs(10),
-        };
-        let connector =
-            TlsConnector::new(tcp, settings).map_err(|e| HandlerTlsError(e.to_string()))?;
+        let (config, _) = client_config(settings).map_err(|e| HandlerTlsError(e.to_string()))?;
         let summary = match (&settings.ca_location, &settings.ca_pem) {
             (Some(ca), _) => format!("CA {ca}"),
             (None, Some(_)) => "inline CA".to_owned(),
             (None, None) => "system trust store".to_owned(),
         };
-        Ok(HandlerTls {
-            config: connector.client_config(),
-            summary,
-        })
+        Ok(HandlerTls { config, summary })
     }
 }
 

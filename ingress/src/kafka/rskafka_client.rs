@@ -8,10 +8,9 @@ use rskafka::client::{
     ClientBuilder, Credentials, OauthBearerCredentials, OauthCallback, SaslConfig,
 };
 
-use super::broker::TcpConnector;
 use super::error::ClientError;
 use super::oauthbearer;
-use super::tls::TlsConnector;
+use super::tls::client_config;
 use crate::options::{ConsumerSettings, SaslMechanism};
 
 /// A rskafka client builder for the cluster `settings` describe.
@@ -21,13 +20,8 @@ pub fn rskafka_client_builder(settings: &ConsumerSettings) -> Result<ClientBuild
     let security = &settings.security;
     if security.protocol.uses_tls() {
         let tls = security.tls.clone().unwrap_or_default();
-        let connector = TlsConnector::new(
-            TcpConnector {
-                connect_timeout: settings.socket_timeout,
-            },
-            &tls,
-        )?;
-        builder = builder.tls_config(connector.client_config());
+        let (config, _) = client_config(&tls)?;
+        builder = builder.tls_config(config);
     }
     if let Some(sasl) = &security.sasl {
         let credentials = Credentials::new(

@@ -67,80 +67,81 @@ fn config_error(reason: impl Into<String>) -> ClientError {
 }
 
 impl TlsConnector {
-    /// The rustls client configuration, shared with rskafka's connections (dead-letter
-    /// producer, topic admin) so both speak TLS with the same trust and client identity.
-    pub fn client_config(&self) -> Arc<ClientConfig> {
-        self.config.clone()
-    }
-
     /// Builds a TLS connector from the `ssl.*` settings; reads the CA, certificate and key
     /// files now, so a bad path or key fails here rather than on every connect.
     pub fn new(tcp: TcpConnector, settings: &TlsSettings) -> Result<TlsConnector, ClientError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| config_error(format!("TLS protocol versions: {e}")))?;
-
-        let mut summary = Vec::new();
-        let verifier: Arc<dyn ServerCertVerifier> = if settings.verify_certificates {
-            let (roots, source) = root_store(settings)?;
-            summary.push(format!("trust: {source}"));
-            let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|e| config_error(format!("cannot build the certificate verifier: {e}")))?;
-            match settings.endpoint_identification {
-                EndpointIdentification::Https => webpki,
-                EndpointIdentification::None => {
-                    summary.push("no host name check".to_owned());
-                    Arc::new(ChainOnlyVerifier { inner: webpki })
-                }
-            }
-        } else {
-            tracing::warn!(
-                "enable.ssl.certificate.verification=false: broker certificates are NOT verified; \
-                 any server (or man in the middle) is accepted. Never use this in production."
-            );
-            summary.push("certificate verification DISABLED".to_owned());
-            Arc::new(AcceptAnyVerifier {
-                provider: rustls::crypto::ring::default_provider(),
-            })
-        };
-        let builder = builder
-            .dangerous()
-            .with_custom_certificate_verifier(verifier);
-
-        let config = match (&settings.certificate_location, &settings.key_location) {
-            (Some(cert_path), Some(key_path)) => {
-                let certs = load_certs(Path::new(cert_path), "ssl.certificate.location")?;
-                let key = load_key(
-                    Path::new(key_path.expose()),
-                    settings.key_password.as_ref().map(|p| p.expose()),
-                )?;
-                summary.push(format!("client certificate {cert_path}"));
-                builder.with_client_auth_cert(certs, key).map_err(|e| {
-                    config_error(format!(
-                        "the client certificate ({cert_path}) and key do not fit: {e}"
-                    ))
-                })?
-            }
-            (None, None) => builder.with_no_client_auth(),
-            (Some(_), None) => {
-                return Err(config_error(
-                    "ssl.certificate.location is set but ssl.key.location is not",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(config_error(
-                    "ssl.key.location is set but ssl.certificate.location is not",
-                ))
-            }
-        };
+        let (config, summary) = client_config(settings)?;
         Ok(TlsConnector {
             tcp,
-            config: Arc::new(config),
-            summary: summary.join(", "),
+            config,
+            summary,
         })
     }
+}
+
+/// The rustls client configuration the `ssl.*` settings describe (trust, host name check,
+/// client certificate) and a description of it without key material. Reads the files now.
+pub fn client_config(settings: &TlsSettings) -> Result<(Arc<ClientConfig>, String), ClientError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_error(format!("TLS protocol versions: {e}")))?;
+
+    let mut summary = Vec::new();
+    let verifier: Arc<dyn ServerCertVerifier> = if settings.verify_certificates {
+        let (roots, source) = root_store(settings)?;
+        summary.push(format!("trust: {source}"));
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| config_error(format!("cannot build the certificate verifier: {e}")))?;
+        match settings.endpoint_identification {
+            EndpointIdentification::Https => webpki,
+            EndpointIdentification::None => {
+                summary.push("no host name check".to_owned());
+                Arc::new(ChainOnlyVerifier { inner: webpki })
+            }
+        }
+    } else {
+        tracing::warn!(
+            "enable.ssl.certificate.verification=false: broker certificates are NOT verified; \
+             any server (or man in the middle) is accepted. Never use this in production."
+        );
+        summary.push("certificate verification DISABLED".to_owned());
+        Arc::new(AcceptAnyVerifier {
+            provider: rustls::crypto::ring::default_provider(),
+        })
+    };
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+
+    let config = match (&settings.certificate_location, &settings.key_location) {
+        (Some(cert_path), Some(key_path)) => {
+            let certs = load_certs(Path::new(cert_path), "ssl.certificate.location")?;
+            let key = load_key(
+                Path::new(key_path.expose()),
+                settings.key_password.as_ref().map(|p| p.expose()),
+            )?;
+            summary.push(format!("client certificate {cert_path}"));
+            builder.with_client_auth_cert(certs, key).map_err(|e| {
+                config_error(format!(
+                    "the client certificate ({cert_path}) and key do not fit: {e}"
+                ))
+            })?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        (Some(_), None) => {
+            return Err(config_error(
+                "ssl.certificate.location is set but ssl.key.location is not",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(config_error(
+                "ssl.key.location is set but ssl.certificate.location is not",
+            ))
+        }
+    };
+    Ok((Arc::new(config), summary.join(", ")))
 }
 
 impl Connector for TlsConnector {
