@@ -310,7 +310,8 @@ async fn node_loop(fetcher: std::sync::Weak<Fetcher>, node: NodeId) {
                 let Some(blob) = p.records.filter(|b| !b.is_empty()) else {
                     // No records, but the high watermark (the status's lag) may have moved,
                     // e.g. for a partition whose records are all below the start offset.
-                    if f.high_watermark_moved(&tp, epoch, asked.offset, p.high_watermark) {
+                    let moved = f.advance(&tp, epoch, asked.offset, asked.offset, p.high_watermark);
+                    if moved == Some(true) {
                         let event = ConsumerEvent::Records(PartitionRecords {
                             partition: tp,
                             records: Vec::new(),
@@ -373,10 +374,11 @@ async fn node_loop(fetcher: std::sync::Weak<Fetcher>, node: NodeId) {
                     }
                     records
                 };
-                if !f.advance(&tp, epoch, asked.offset, next) {
+                if f.advance(&tp, epoch, asked.offset, next, p.high_watermark)
+                    .is_none()
+                {
                     continue;
                 }
-                f.high_watermark_moved(&tp, epoch, next, p.high_watermark);
                 let event = ConsumerEvent::Records(PartitionRecords {
                     partition: tp,
                     records,
@@ -438,28 +440,24 @@ impl Fetcher {
         }
     }
 
-    /// Moves `tp` from `from` to `to` if it is still the same assignment at the same
-    /// position; returns whether it did (otherwise the fetched data is stale).
-    fn advance(&self, tp: &TopicPartition, epoch: u64, from: i64, to: i64) -> bool {
+    /// Moves `tp` from `from` to `to` and notes `hwm` as its reported high watermark if it is
+    /// still the same assignment at the same position. `None`: the fetched data is stale;
+    /// `Some(moved)`: whether the high watermark differs from the one reported before.
+    fn advance(
+        &self,
+        tp: &TopicPartition,
+        epoch: u64,
+        from: i64,
+        to: i64,
+        hwm: i64,
+    ) -> Option<bool> {
         let mut t = lock(&self.table);
         match t.partitions.get_mut(tp) {
             Some(p) if p.epoch == epoch && p.position == from => {
                 p.position = to.max(from);
-                true
+                Some(p.reported_high_watermark.replace(hwm) != Some(hwm))
             }
-            _ => false,
-        }
-    }
-
-    /// Records `hwm` as reported for `tp` if the answer still belongs to its assignment and
-    /// position; returns whether it differs from the one reported before.
-    fn high_watermark_moved(&self, tp: &TopicPartition, epoch: u64, at: i64, hwm: i64) -> bool {
-        let mut t = lock(&self.table);
-        match t.partitions.get_mut(tp) {
-            Some(p) if p.epoch == epoch && p.position == at => {
-                p.reported_high_watermark.replace(hwm) != Some(hwm)
-            }
-            _ => false,
+            _ => None,
         }
     }
 
