@@ -1125,13 +1125,11 @@ fn resolve_oauthbearer(m: &Merged<'_>) -> Result<OauthBearerSettings, OptionErro
             })
         };
         let token_endpoint = required("sasl.oauthbearer.token.endpoint.url")?;
-        let scheme_ok = token_endpoint
-            .get(..8)
-            .is_some_and(|p| p.eq_ignore_ascii_case("https://"))
-            || token_endpoint
-                .get(..7)
-                .is_some_and(|p| p.eq_ignore_ascii_case("http://"));
-        if !scheme_ok || token_endpoint.parse::<http::Uri>().is_err() {
+        let scheme = token_endpoint
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.scheme_str().map(str::to_ascii_lowercase));
+        if !matches!(scheme.as_deref(), Some("http" | "https")) {
             return Err(OptionError::Inconsistent(format!(
                 "sasl.oauthbearer.token.endpoint.url must be an http:// or https:// URL, got                  {token_endpoint:?}"
             )));
