@@ -143,10 +143,8 @@ async fn https_and_http2_deployments_receive_records() {
     client.produce_keyed(&topic, 2, records, 40).await.unwrap();
     wait_delivered(&audit, "/Audit/log", 120, &server).await;
     wait_delivered(&plain, "/Plain/on", 120, &server).await;
-    let got = counter.requests();
-    let mut per_key: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut got = got;
+    let mut got = counter.requests();
     while got.iter().filter(|r| r.status == 200).count() < 120 {
         assert!(
             std::time::Instant::now() < deadline,
@@ -157,6 +155,7 @@ async fn https_and_http2_deployments_receive_records() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         got = counter.requests();
     }
+    let mut per_key: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for r in &got {
         let n: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         per_key

@@ -291,6 +291,11 @@ async fn sasl_plaintext_plain_and_scram() {
     eprintln!("plaintext client on a SASL listener: {err}");
 }
 
+/// `(name, value)` options borrowed as [`Options`].
+fn borrowed<'a>(owned: &'a [(&'a str, String)]) -> Options<'a> {
+    owned.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 /// An OIDC token endpoint for the tests: the client-credentials grant with HTTP Basic client
 /// authentication; `good` gets an unsigned JWT for `sub=ingress` (what the broker's unsecured
 /// validator accepts), `forger` a token the broker rejects, anyone else 401. Over TLS with
@@ -403,7 +408,7 @@ async fn sasl_oauthbearer_unsecured_jwt_and_oidc() {
         ]
     };
     let good = oidc("good", "s3cret");
-    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let good = borrowed(&good);
     timed(
         "OIDC: connect + Metadata",
         metadata_with("127.0.0.1", port, &good),
@@ -424,7 +429,7 @@ async fn sasl_oauthbearer_unsecured_jwt_and_oidc() {
 
     // The endpoint refuses the client: its status and answer, not the secret.
     let refused = oidc("good", "wrong-secret");
-    let refused: Vec<(&str, &str)> = refused.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = borrowed(&refused);
     let err = metadata_with("127.0.0.1", port, &refused)
         .await
         .expect_err("a refused client gets no token");
@@ -432,7 +437,7 @@ async fn sasl_oauthbearer_unsecured_jwt_and_oidc() {
     assert_auth_error(err, port, &["token endpoint", "401", "invalid_client"]);
     // The broker refuses the token: its RFC 7628 status and message.
     let forged = oidc("forger", "s3cret");
-    let forged: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let forged = borrowed(&forged);
     let err = metadata_with("127.0.0.1", port, &forged)
         .await
         .expect_err("a token the broker does not accept");
