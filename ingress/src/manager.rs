@@ -266,10 +266,17 @@ impl Ingress {
 
     /// [`Ingress::open`] trusting `https://` deployments as `handler_tls` says.
     pub async fn open_with(
-        config: ServerConfig,
+        mut config: ServerConfig,
         handler_tls: HandlerTls,
     ) -> Result<Ingress, IngressError> {
         let (store, state) = StateStore::open(&config.base_dir)?;
+        if config.ingress.instance_id.is_none() {
+            config.ingress.instance_id = Some(store.instance_id()?);
+        }
+        tracing::info!(
+            instance_id = config.ingress.instance_id.as_deref().unwrap_or_default(),
+            "instance id (static group membership)"
+        );
         let registry = DeploymentRegistry::from_deployments(state.deployments);
         let mut inner = Inner {
             registry,
@@ -714,6 +721,9 @@ impl Ingress {
     }
 }
 
+/// The librdkafka property of static group membership.
+const GROUP_INSTANCE_ID: &str = "group.instance.id";
+
 /// Resolves a spec against the configuration and the registry: its options (cluster defaults
 /// < cluster options < subscription options) and its handler.
 fn prepare(
@@ -735,7 +745,17 @@ fn prepare(
                     .collect(),
             })?;
     let target = registry.resolve_sink(&spec.sink.service, &spec.sink.handler)?;
-    let resolved = resolve(cluster, &spec.options, spec.id.as_str())?;
+    let mut resolved = resolve(cluster, &spec.options, spec.id.as_str())?;
+    // Static membership by default: a restarted process takes its partitions back without a
+    // rebalance. Setting `group.instance.id` (even to "", i.e. dynamic) opts out.
+    let user_set = |options: &std::collections::BTreeMap<String, String>| {
+        options.contains_key(GROUP_INSTANCE_ID)
+    };
+    if !user_set(&spec.options) && !user_set(&cluster.options) {
+        if let Some(instance) = &config.ingress.instance_id {
+            resolved.settings.group_instance_id = Some(format!("{instance}-{}", spec.id));
+        }
+    }
     for warning in &resolved.warnings {
         tracing::warn!(subscription = %spec.id, "{warning}");
     }

@@ -272,6 +272,59 @@ impl StateStore {
     }
 }
 
+/// The name of the file under the base dir that holds this process's instance id.
+pub const INSTANCE_ID_FILE: &str = "instance-id";
+
+impl StateStore {
+    /// This base dir's instance id: the one in `<base-dir>/instance-id`, or a new random one
+    /// written there (atomically) on first use. It makes the process's static group
+    /// membership survive restarts; a copy of the base dir shares it, which must not run.
+    pub fn instance_id(&self) -> Result<String, StoreError> {
+        let path = self.base_dir.join(INSTANCE_ID_FILE);
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                let id = text.trim();
+                if valid_instance_id(id) {
+                    return Ok(id.to_owned());
+                }
+                return Err(StoreError::Corrupt {
+                    path,
+                    line: 1,
+                    column: 1,
+                    reason: format!(
+                        "{id:?} is not an instance id (1-200 characters of A-Z a-z 0-9 . _ -)"
+                    ),
+                });
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(source) => return Err(StoreError::Read { path, source }),
+        }
+        let id = crate::ids::random_id("ki-");
+        let temp = self.base_dir.join(format!("{INSTANCE_ID_FILE}.tmp"));
+        let write_err = |p: &Path| {
+            let p = p.to_owned();
+            move |source| StoreError::Write { path: p, source }
+        };
+        fs::write(&temp, format!("{id}\n")).map_err(write_err(&temp))?;
+        File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .map_err(write_err(&temp))?;
+        fs::rename(&temp, &path).map_err(write_err(&path))?;
+        sync_dir(&self.base_dir).map_err(write_err(&self.base_dir))?;
+        Ok(id)
+    }
+}
+
+/// Whether `id` can be an instance id: 1-200 characters of `A-Z a-z 0-9 . _ -` (it becomes
+/// part of a `group.instance.id`).
+pub fn valid_instance_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 200
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 /// Makes a rename in `dir` durable (the new directory entry reaches the disk).
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> std::io::Result<()> {

@@ -417,8 +417,8 @@ async fn a_static_member_that_restarts_gets_its_partitions_back_without_a_rebala
     let (a_parts, b_parts) = (owned(&seen_a), owned(&seen_b));
     let b_revoked = seen_b.lock().unwrap().revoked;
 
-    // A static member does not send LeaveGroup on close: the group keeps its slot.
-    a.close().await;
+    // A static member that crashes (no LeaveGroup, no commit) keeps its slot in the group.
+    a.abort();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (a2, ev) = start(&member("instance-a"), &topic);
     let a2 = Arc::new(a2);

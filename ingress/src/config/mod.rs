@@ -61,6 +61,10 @@ pub struct AdminConfig {
 pub struct IngressConfig {
     /// `[[ingress.kafka-clusters]]`, in the order given; names are unique.
     pub kafka_clusters: Vec<ClusterConfig>,
+    /// `instance-id`: this process's stable member identity (default: the one persisted in
+    /// the base dir). Subscriptions use `<instance-id>-<subscription id>` as their
+    /// `group.instance.id` unless they set one.
+    pub instance_id: Option<String>,
 }
 
 impl IngressConfig {
@@ -396,6 +400,7 @@ fn extract(tree: &Table, origins: &Origins) -> Result<ServerConfig, ConfigError>
     let mut base_dir = PathBuf::from(DEFAULT_BASE_DIR);
     let mut bind_address = None;
     let mut clusters = Vec::new();
+    let mut instance_id = None;
     let mut warnings = Vec::new();
     for (key, value) in tree {
         match key.as_str() {
@@ -413,7 +418,9 @@ fn extract(tree: &Table, origins: &Origins) -> Result<ServerConfig, ConfigError>
                 }
             },
             "admin" => bind_address = extract_admin(value, origins)?,
-            "ingress" => clusters = extract_ingress(value, origins, &mut warnings)?,
+            "ingress" => {
+                (clusters, instance_id) = extract_ingress(value, origins, &mut warnings)?;
+            }
             other => tracing::debug!(
                 key = other,
                 "ignoring configuration section not used by kafka-ingress"
@@ -429,6 +436,7 @@ fn extract(tree: &Table, origins: &Origins) -> Result<ServerConfig, ConfigError>
         admin: AdminConfig { bind_address },
         ingress: IngressConfig {
             kafka_clusters: clusters,
+            instance_id,
         },
         warnings,
     })
@@ -474,7 +482,7 @@ fn extract_ingress(
     value: &Value,
     origins: &Origins,
     warnings: &mut Vec<String>,
-) -> Result<Vec<ClusterConfig>, ConfigError> {
+) -> Result<(Vec<ClusterConfig>, Option<String>), ConfigError> {
     let Value::Table(ingress) = value else {
         return Err(origins.error(
             &["ingress"],
@@ -483,7 +491,33 @@ fn extract_ingress(
         ));
     };
     let mut clusters: Vec<ClusterConfig> = Vec::new();
+    let mut instance_id = None;
     for (key, value) in ingress {
+        if key == "instance-id" {
+            let path = ["ingress", "instance-id"];
+            match value {
+                Value::String(id) if crate::store::valid_instance_id(id) => {
+                    instance_id = Some(id.clone());
+                }
+                Value::String(id) => {
+                    return Err(origins.error(
+                        &path,
+                        "ingress.instance-id",
+                        format!(
+                            "invalid instance id \"{id}\" (1-200 characters of A-Z a-z 0-9 . _ -)"
+                        ),
+                    ))
+                }
+                other => {
+                    return Err(origins.error(
+                        &path,
+                        "ingress.instance-id",
+                        format!("expected a string, found {}", type_name(other)),
+                    ))
+                }
+            }
+            continue;
+        }
         if key != "kafka-clusters" {
             tracing::debug!(key = %key, "ignoring [ingress] key not used by kafka-ingress");
             continue;
@@ -509,7 +543,7 @@ fn extract_ingress(
             clusters.push(cluster);
         }
     }
-    Ok(clusters)
+    Ok((clusters, instance_id))
 }
 
 fn extract_cluster(

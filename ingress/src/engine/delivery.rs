@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::dead_letter::{DeadLetterContext, DeadLetterProducer};
 use super::invocation::{build_invocation, HandlerTarget, RecordSource};
 use super::invoker::Invoker;
+use super::log_throttle::{self, Admit, LogThrottle};
 use super::metrics::SubscriptionMetrics;
 use super::retry::{backoff, may_retry, AttemptOutcome};
 use super::status::{rfc3339, PartitionCounters, StuckRecord};
@@ -32,6 +33,8 @@ pub(crate) struct DeliveryContext {
     pub(crate) on_failure: OnFailure,
     pub(crate) dead_letter: Arc<DeadLetterProducer>,
     pub(crate) metrics: Arc<SubscriptionMetrics>,
+    /// Caps the "delivery failed; retrying" warnings during an outage.
+    pub(crate) retry_log: LogThrottle,
 }
 
 /// How a delivery ended.
@@ -173,10 +176,26 @@ async fn dead_letter(
 
 fn log_retry(ctx: &DeliveryContext, partition: i32, record: &Record, attempts: u32, reason: &str) {
     if attempts == 1 {
-        tracing::warn!(
-            subscription = %ctx.subscription_id, topic = %ctx.topic, partition,
-            offset = record.offset, error = %reason, "delivery failed; retrying"
-        );
+        match ctx.retry_log.admit(std::time::Instant::now()) {
+            Admit::Log { suppressed: 0 } => tracing::warn!(
+                subscription = %ctx.subscription_id, topic = %ctx.topic, partition,
+                offset = record.offset, error = %reason, "delivery failed; retrying"
+            ),
+            Admit::Log { suppressed } => tracing::warn!(
+                subscription = %ctx.subscription_id, topic = %ctx.topic, partition,
+                offset = record.offset, error = %reason, suppressed,
+                "delivery failed; retrying ({suppressed} such lines were suppressed before this one)"
+            ),
+            Admit::StartSuppressing => tracing::warn!(
+                subscription = %ctx.subscription_id, topic = %ctx.topic, partition,
+                offset = record.offset, error = %reason,
+                "delivery failed; retrying (more than {} such lines in {:?}: suppressing them \
+                 until the window ends; the next line tells how many; status and the \
+                 retried metric count all)",
+                log_throttle::LINES_PER_WINDOW, log_throttle::WINDOW
+            ),
+            Admit::Suppress => {}
+        }
     } else {
         tracing::debug!(
             subscription = %ctx.subscription_id, topic = %ctx.topic, partition,

@@ -7,6 +7,7 @@ pub mod dead_letter;
 mod delivery;
 pub mod invocation;
 pub mod invoker;
+mod log_throttle;
 pub mod metrics;
 mod partition;
 pub mod partition_queue;

@@ -245,6 +245,7 @@ async fn run(
         on_failure: ingress.on_failure.clone(),
         dead_letter: Arc::new(DeadLetterProducer::new(config.settings.clone())),
         metrics: shared.metrics.clone(),
+        retry_log: super::log_throttle::LogThrottle::new(),
     });
     let max_in_flight = usize::try_from(ingress.max_in_flight).unwrap_or(1).max(1);
     let limits = PartitionLimits {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kafka_proto::error_code::ErrorCode;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -65,6 +65,8 @@ pub struct Consumer {
     fetcher: Arc<Fetcher>,
     done: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
     committed: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
+    /// Wakes the driver when a watermark moved, so it commits soon (`ingress.commit-delay-ms`).
+    progress: Arc<Notify>,
     close_tx: Mutex<Option<oneshot::Sender<()>>>,
     driver: Mutex<Option<JoinHandle<()>>>,
 }
@@ -108,6 +110,7 @@ impl Consumer {
         );
         let done = Arc::new(Mutex::new(BTreeMap::new()));
         let committed = Arc::new(Mutex::new(BTreeMap::new()));
+        let progress = Arc::new(Notify::new());
         let (close_tx, close_rx) = oneshot::channel();
         let member = GroupMember::new(MemberConfig {
             group_id: settings.group_id.clone(),
@@ -133,6 +136,8 @@ impl Consumer {
             unstarted: Vec::new(),
             heartbeat_interval: settings.heartbeat_interval,
             auto_commit_interval: settings.auto_commit_interval,
+            commit_delay: settings.ingress.commit_delay,
+            progress: progress.clone(),
             auto_offset_reset: settings.auto_offset_reset,
             isolation_level,
         };
@@ -142,6 +147,7 @@ impl Consumer {
                 fetcher,
                 done,
                 committed,
+                progress,
                 close_tx: Mutex::new(Some(close_tx)),
                 driver: Mutex::new(Some(handle)),
             },
@@ -152,9 +158,23 @@ impl Consumer {
     /// Records that everything below `next_offset` of `partition` is finished: the next
     /// commit may store `next_offset`.
     pub fn mark_done(&self, partition: &TopicPartition, next_offset: i64) {
-        let mut done = lock(&self.done);
-        let entry = done.entry(partition.clone()).or_insert(next_offset);
-        *entry = (*entry).max(next_offset);
+        let moved = {
+            let mut done = lock(&self.done);
+            match done.get_mut(partition) {
+                Some(known) if *known >= next_offset => false,
+                Some(known) => {
+                    *known = next_offset;
+                    true
+                }
+                None => {
+                    done.insert(partition.clone(), next_offset);
+                    true
+                }
+            }
+        };
+        if moved {
+            self.progress.notify_one();
+        }
     }
 
     /// The offset last committed for `partition` (its start offset until the first commit),
@@ -187,6 +207,17 @@ impl Consumer {
     }
 }
 
+impl Consumer {
+    /// Stops at once, like a crash: nothing is committed, no LeaveGroup is sent, the engine
+    /// gets no `Revoked`.
+    pub fn abort(&self) {
+        if let Some(d) = lock(&self.driver).take() {
+            d.abort();
+        }
+        self.fetcher.shutdown();
+    }
+}
+
 impl Drop for Consumer {
     fn drop(&mut self) {
         if let Some(d) = lock(&self.driver).take() {
@@ -211,6 +242,10 @@ struct Driver {
     unstarted: Vec<TopicPartition>,
     heartbeat_interval: Duration,
     auto_commit_interval: Option<Duration>,
+    /// `ingress.commit-delay-ms`: commit this soon after a watermark moved.
+    commit_delay: Option<Duration>,
+    /// Fired by [`Consumer::mark_done`].
+    progress: Arc<Notify>,
     auto_offset_reset: AutoOffsetReset,
     isolation_level: i8,
 }
@@ -238,6 +273,10 @@ impl Driver {
     ) -> Result<(), ClientError> {
         let mut next_heartbeat = Instant::now();
         let mut next_commit = self.auto_commit_interval.map(|i| Instant::now() + i);
+        // A commit soon after progress, coalescing every partition's progress into one
+        // OffsetCommit per `commit_delay`.
+        let mut soon_commit: Option<Instant> = None;
+        let progress = self.progress.clone();
         loop {
             if !matches!(
                 self.member.state(),
@@ -264,8 +303,8 @@ impl Driver {
             } else {
                 Instant::now() + GROUP_RETRY_BACKOFF
             };
-            let commit_at =
-                next_commit.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let far = Instant::now() + Duration::from_secs(3600);
+            let commit_at = next_commit.unwrap_or(far).min(soon_commit.unwrap_or(far));
             tokio::select! {
                 biased;
                 _ = &mut *close => return self.shutdown().await,
@@ -276,8 +315,12 @@ impl Driver {
                     }
                 }
                 _ = tokio::time::sleep_until(retry_at) => {}
+                () = progress.notified(), if soon_commit.is_none() => {
+                    soon_commit = self.commit_delay.map(|d| Instant::now() + d);
+                }
                 _ = tokio::time::sleep_until(commit_at) => {
                     next_commit = self.auto_commit_interval.map(|i| Instant::now() + i);
+                    soon_commit = None;
                     if let Err(e) = self.commit(None).await {
                         tracing::warn!(%e, "periodic commit failed; will retry");
                     }
@@ -509,7 +552,8 @@ impl Driver {
 
     /// Commits what moved since the last commit (only `only` partitions when given).
     async fn commit(&mut self, only: Option<&[TopicPartition]>) -> Result<(), ClientError> {
-        let generation = self.member.generation();
+        // During a rebalance (before rejoining) the last stable generation is still valid.
+        let generation = self.member.commit_generation();
         if generation < 0 {
             return Ok(());
         }
@@ -568,7 +612,22 @@ impl Driver {
     }
 
     fn group_error(&mut self, e: ClientError) -> Step {
-        if let ClientError::Broker { code, .. } = &e {
+        if let ClientError::Broker { code, addr, .. } = &e {
+            if *code == ErrorCode::FencedInstanceId {
+                let config = self.member.config();
+                return Step::Fatal(ClientError::Protocol {
+                    addr: addr.clone(),
+                    api: "consumer group",
+                    reason: format!(
+                        "FENCED_INSTANCE_ID: another member of group {:?} joined with the same \
+                         group.instance.id {:?}; two processes must never share an instance id \
+                         (each base dir has its own; check [ingress] instance-id and copied base \
+                         dirs)",
+                        config.group_id,
+                        config.group_instance_id.as_deref().unwrap_or_default()
+                    ),
+                });
+            }
             match code {
                 ErrorCode::NotCoordinator
                 | ErrorCode::CoordinatorNotAvailable

@@ -151,6 +151,11 @@ pub struct GroupMember {
     owned: Vec<TopicPartition>,
     /// Generation in which `owned` was assigned (for cooperative-sticky conflict resolution).
     owned_generation: i32,
+    /// The last stable generation while it is still the group's: from a successful SyncGroup
+    /// until this member's next JoinGroup answer (or a reset). Offsets are committed with it
+    /// during a rebalance, before rejoining, which the coordinator accepts while the group is
+    /// preparing the rebalance.
+    commit_generation: i32,
 }
 
 /// How many times JoinGroup is retried for MEMBER_ID_REQUIRED in one `join` call.
@@ -165,6 +170,7 @@ impl GroupMember {
             state: MemberState::Unjoined,
             owned: Vec::new(),
             owned_generation: -1,
+            commit_generation: -1,
         }
     }
 
@@ -196,6 +202,17 @@ impl GroupMember {
         }
     }
 
+    /// The generation to commit offsets with: the current one while stable, and the last
+    /// stable one after a rebalance began until this member joined again; -1 when there is
+    /// none (never joined, reset, or joined and waiting for SyncGroup).
+    pub fn commit_generation(&self) -> i32 {
+        match &self.state {
+            MemberState::Stable { generation, .. } => *generation,
+            MemberState::Unjoined => self.commit_generation,
+            MemberState::AwaitingSync { .. } => -1,
+        }
+    }
+
     /// The rebalance protocol of the preferred strategy: cooperative only when every
     /// configured strategy is cooperative (the option translator forbids mixing).
     pub fn rebalance_protocol(&self) -> RebalanceProtocol {
@@ -221,6 +238,7 @@ impl GroupMember {
         self.state = MemberState::Unjoined;
         self.owned.clear();
         self.owned_generation = -1;
+        self.commit_generation = -1;
     }
 
     /// Marks the member as needing to rejoin, keeping its member id and owned partitions.
@@ -292,6 +310,7 @@ impl GroupMember {
                 return Err(broker_error(coordinator, "JoinGroup", code));
             }
             self.member_id = resp.member_id.clone();
+            self.commit_generation = -1;
             let protocol = resp.protocol_name.clone().unwrap_or_default();
             self.state = MemberState::AwaitingSync {
                 generation: resp.generation_id,
@@ -430,6 +449,7 @@ impl GroupMember {
         let (revoked, added) = super::assignor::diff(&self.owned, &assigned);
         self.owned = assigned;
         self.owned_generation = generation;
+        self.commit_generation = generation;
         self.state = MemberState::Stable {
             generation,
             protocol,
@@ -469,17 +489,18 @@ impl GroupMember {
         })
     }
 
-    /// Leaves the group. Static members do not leave on close (their session keeps their
-    /// partitions through a restart), like the Java client.
+    /// Leaves the group, so its partitions move at once. Static members leave too (by their
+    /// `group.instance.id`, KIP-345): a graceful stop is not a restart, and a crash — which
+    /// sends nothing — is what static membership protects from a rebalance.
     pub async fn leave(&mut self, coordinator: &Broker, reason: &str) -> Result<(), ClientError> {
-        if self.member_id.is_empty() || self.config.group_instance_id.is_some() {
+        if self.member_id.is_empty() {
             self.reset();
             return Ok(());
         }
         let req = LeaveGroupRequest::single(
             self.config.group_id.clone(),
             self.member_id.clone(),
-            None,
+            self.config.group_instance_id.clone(),
             Some(reason.to_owned()),
         );
         let resp = coordinator.request(&req).await;

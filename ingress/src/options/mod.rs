@@ -146,6 +146,11 @@ pub const INGRESS_OPTIONS: &[(&str, &str, &str)] = &[
         "integer 1 .. 86400000",
         "60000",
     ),
+    (
+        "ingress.commit-delay-ms",
+        "integer 0 .. 60000 (0: only every auto.commit.interval.ms)",
+        "100",
+    ),
 ];
 
 /// Default `ingress.max-in-flight`.
@@ -156,6 +161,8 @@ pub const DEFAULT_RETRY_INITIAL_INTERVAL_MS: u64 = 100;
 pub const DEFAULT_RETRY_MAX_INTERVAL_MS: u64 = 10_000;
 /// Default `ingress.request-timeout-ms`.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 60_000;
+/// Default `ingress.commit-delay-ms`.
+pub const DEFAULT_COMMIT_DELAY_MS: u64 = 100;
 
 /// Why an option (or a combination of options) is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -663,6 +670,10 @@ pub struct IngressOptions {
     pub on_failure: OnFailure,
     /// `ingress.request-timeout-ms`: timeout of one HTTP invocation (default 60 s).
     pub request_timeout: Duration,
+    /// `ingress.commit-delay-ms`: how soon after a partition's watermark moves its offset is
+    /// committed (default 100 ms, coalescing every partition into one OffsetCommit); `None`
+    /// (0) commits only every `auto.commit.interval.ms`.
+    pub commit_delay: Option<Duration>,
 }
 
 /// Everything the consumer needs, typed, after merging defaults, cluster and subscription.
@@ -1192,6 +1203,7 @@ fn check_ingress_option(name: &str, value: &str) -> Result<(), OptionError> {
         "ingress.retry.initial-interval-ms"
         | "ingress.retry.max-interval-ms"
         | "ingress.request-timeout-ms" => parse_int(name, value, 1, 86_400_000).map(|_| ()),
+        "ingress.commit-delay-ms" => parse_int(name, value, 0, 60_000).map(|_| ()),
         "ingress.retry.max-attempts" => parse_max_attempts(name, value).map(|_| ()),
         "ingress.on-failure" => {
             parse_enum(name, value, &["retry", "dead-letter", "skip"]).map(|_| ())
@@ -1292,6 +1304,10 @@ fn resolve_ingress(
         86_400_000,
         DEFAULT_REQUEST_TIMEOUT_MS as i64,
     )?;
+    let commit_delay_ms = match m.get("ingress.commit-delay-ms") {
+        Some(e) => parse_int(&e.given, &e.value, 0, 60_000)?,
+        None => DEFAULT_COMMIT_DELAY_MS as i64,
+    };
     Ok(IngressOptions {
         max_in_flight: u32::try_from(max_in_flight).unwrap_or(DEFAULT_MAX_IN_FLIGHT),
         retry: RetryPolicy {
@@ -1301,5 +1317,6 @@ fn resolve_ingress(
         },
         on_failure,
         request_timeout: millis(request_timeout),
+        commit_delay: (commit_delay_ms > 0).then(|| millis(commit_delay_ms)),
     })
 }

@@ -624,6 +624,7 @@ fn librdkafka_defaults() {
             },
             on_failure: OnFailure::Retry,
             request_timeout: Duration::from_millis(60_000),
+            commit_delay: Some(Duration::from_millis(100)),
         }
     );
 }
@@ -802,6 +803,7 @@ fn ingress_options() {
         ("ingress.on-failure", "Dead-Letter"),
         ("ingress.dead-letter.topic", "dlq.orders"),
         ("ingress.request-timeout-ms", "1234"),
+        ("ingress.commit-delay-ms", "0"),
     ]);
     assert_eq!(
         s.ingress,
@@ -816,6 +818,7 @@ fn ingress_options() {
                 topic: "dlq.orders".into()
             },
             request_timeout: Duration::from_millis(1234),
+            commit_delay: None,
         }
     );
     assert_eq!(
