@@ -816,6 +816,7 @@ fn status_of(entry: &SubscriptionEntry) -> SubscriptionStatus {
                     .clone()
                     .unwrap_or_else(|| "not running".to_owned()),
             },
+            error: None,
             partitions: Vec::new(),
         },
     }

@@ -7,7 +7,8 @@
 //! `partition`): the gauges `kafka_ingress_consumer_lag`, `kafka_ingress_committed_offset`,
 //! `kafka_ingress_high_watermark` (each only once known), `kafka_ingress_in_flight`,
 //! `kafka_ingress_buffered_records`, `kafka_ingress_failing_records`. And
-//! `kafka_ingress_subscriptions`, the number of subscriptions.
+//! `kafka_ingress_subscriptions`, the number of subscriptions, and per subscription
+//! `kafka_ingress_kafka_trouble` (1 while a broker, the coordinator or commits fail).
 
 use std::fmt::Write;
 
@@ -96,6 +97,7 @@ const GAUGES: &[Gauge] = &[
 ];
 
 const LATENCY: &str = "kafka_ingress_handler_latency_seconds";
+const KAFKA_TROUBLE: &str = "kafka_ingress_kafka_trouble";
 
 fn count(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -140,6 +142,18 @@ pub fn render(reports: &[SubscriptionReport]) -> String {
             float(h.sum_seconds),
         );
         line(&mut out, &format!("{LATENCY}_count"), &l, h.count);
+    }
+
+    family(
+        &mut out,
+        KAFKA_TROUBLE,
+        "1 while the subscription cannot reach a broker, its group coordinator or commit \
+         offsets (the status's error says which), else 0.",
+        "gauge",
+    );
+    for r in reports {
+        let trouble = u8::from(r.status.error.is_some());
+        line(&mut out, KAFKA_TROUBLE, &labels(&r.view, &[]), trouble);
     }
 
     for (name, help, value) in GAUGES {
@@ -238,6 +252,7 @@ mod tests {
             status: SubscriptionStatus {
                 id: "sub_1".into(),
                 state: RuntimeState::Running,
+                error: None,
                 partitions: vec![PartitionStatus {
                     topic: "t\"q".into(),
                     partition: 3,

@@ -14,6 +14,9 @@ pub enum RuntimeState {
     Starting,
     /// Consuming and delivering.
     Running,
+    /// Running, but a broker, the group coordinator or commits are failing: see `error`.
+    /// Deliveries of what was fetched go on; it turns back to `running` on recovery.
+    Degraded,
     /// Paused by the user: no new deliveries, no fetching; group membership kept.
     Paused,
     /// The consumer failed and will be restarted.
@@ -86,6 +89,9 @@ pub struct SubscriptionStatus {
     /// Lifecycle state.
     #[serde(flatten)]
     pub state: RuntimeState,
+    /// What is wrong with the connection to Kafka right now (an unreachable broker, a failing
+    /// coordinator or commit), or `null`; also set while `starting` when it cannot start.
+    pub error: Option<String>,
     /// Owned partitions, ordered by topic and partition.
     pub partitions: Vec<PartitionStatus>,
 }

@@ -184,13 +184,22 @@ impl SubscriptionRuntime {
                     fetch_paused: c.fetch_paused,
                     failing: c.failing.len(),
                     stuck: c.failing.values().next().cloned(),
-                    error: c.error.clone(),
+                    error: c
+                        .error
+                        .clone()
+                        .or_else(|| consumer.as_ref().and_then(|c| c.partition_trouble(tp))),
                 }
             })
             .collect();
+        let error = consumer.as_ref().and_then(|c| c.trouble());
+        let mut state = lock(&self.shared.state).clone();
+        if error.is_some() && state == RuntimeState::Running {
+            state = RuntimeState::Degraded;
+        }
         SubscriptionStatus {
             id: self.shared.id.clone(),
-            state: lock(&self.shared.state).clone(),
+            state,
+            error,
             partitions,
         }
     }

@@ -48,6 +48,10 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 100_000_000;
 /// asked for again; librdkafka's `retry.backoff.ms` default.
 pub const DEFAULT_METADATA_ERROR_REFRESH: Duration = Duration::from_millis(100);
 
+/// How often a broker in reconnect backoff is probed with a bare TCP connect, so one that
+/// comes back is used within about this long rather than after `reconnect.backoff.max.ms`.
+pub const RECONNECT_PROBE_INTERVAL: Duration = Duration::from_millis(500);
+
 /// What a connection to a broker is used for; each purpose has its own connection per broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConnectionPurpose {
@@ -183,6 +187,9 @@ struct PoolState {
     bootstrap_cursor: usize,
     /// When the last metadata refresh failed, and how.
     last_refresh_failure: Option<(Instant, ClientError)>,
+    /// Addresses whose last connection attempt failed: since when, and the error. Cleared by
+    /// the next successful connect; what status shows during a broker outage.
+    unreachable: HashMap<String, (Instant, String)>,
 }
 
 impl PoolState {
@@ -240,6 +247,7 @@ impl Cluster {
                 backoffs: HashMap::new(),
                 bootstrap_cursor: 0,
                 last_refresh_failure: None,
+                unreachable: HashMap::new(),
             }),
             settings,
             refresh_gate: tokio::sync::Mutex::new(()),
@@ -309,7 +317,31 @@ impl Cluster {
             .unwrap_or_default();
         if !wait.is_zero() {
             tracing::debug!(node, %addr, ?wait, "waiting for reconnect backoff");
-            tokio::time::sleep(wait).await;
+            // The backoff spaces out full connection attempts; while it runs, a bare TCP
+            // probe every RECONNECT_PROBE_INTERVAL notices a broker that came back (after a
+            // connection-level failure only: a broker that refuses our handshake or
+            // credentials keeps its whole backoff).
+            let probe = matches!(pooled.failure, Some((_, ClientError::Connection(_))));
+            let until = Instant::now() + wait;
+            loop {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                if !probe {
+                    tokio::time::sleep(left).await;
+                    break;
+                }
+                tokio::time::sleep(left.min(RECONNECT_PROBE_INTERVAL)).await;
+                if until <= Instant::now() {
+                    break;
+                }
+                let tcp = tokio::net::TcpStream::connect((host.as_str(), port));
+                if let Ok(Ok(_)) = tokio::time::timeout(RECONNECT_PROBE_INTERVAL, tcp).await {
+                    tracing::debug!(node, %addr, "broker accepts connections again");
+                    break;
+                }
+            }
         }
         match Broker::connect(
             self.connector.as_ref(),
@@ -320,7 +352,13 @@ impl Cluster {
         .await
         {
             Ok(broker) => {
-                self.lock().backoffs.remove(&(host, port));
+                {
+                    let mut state = self.lock();
+                    state.backoffs.remove(&(host, port));
+                    if state.unreachable.remove(&addr).is_some() {
+                        tracing::info!(node, %addr, "broker reachable again");
+                    }
+                }
                 tracing::debug!(node, ?purpose, %addr, "connected to broker");
                 let broker = Arc::new(broker);
                 *pooled = SlotState {
@@ -342,10 +380,46 @@ impl Cluster {
                     })
                     .record_failure(Instant::now(), rand::random::<f64>());
                 tracing::warn!(node, ?purpose, %addr, %error, next_attempt_in = ?delay, "cannot connect to broker");
+                {
+                    let mut state = self.lock();
+                    let entry = state
+                        .unreachable
+                        .entry(addr.clone())
+                        .or_insert_with(|| (Instant::now(), String::new()));
+                    entry.1 = error.to_string();
+                }
                 pooled.failure = Some((Instant::now(), error.clone()));
                 Err(error)
             }
         }
+    }
+
+    /// The broker addresses whose last connection attempt failed: `(address, for how long,
+    /// the error)`, oldest first.
+    pub fn unreachable(&self) -> Vec<(String, Duration, String)> {
+        let now = Instant::now();
+        let mut out: Vec<(String, Duration, String)> = self
+            .lock()
+            .unreachable
+            .iter()
+            .map(|(addr, (since, error))| {
+                (
+                    addr.clone(),
+                    now.saturating_duration_since(*since),
+                    error.clone(),
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out
+    }
+
+    /// The `host:port` of a known node.
+    pub fn node_addr(&self, node: NodeId) -> Option<String> {
+        let state = self.lock();
+        self.endpoint(&state, node)
+            .ok()
+            .map(|(host, port)| format!("{host}:{port}"))
     }
 
     /// The known brokers, fetching metadata first if none are known yet.

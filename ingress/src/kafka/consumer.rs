@@ -67,8 +67,17 @@ pub struct Consumer {
     committed: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
     /// Wakes the driver when a watermark moved, so it commits soon (`ingress.commit-delay-ms`).
     progress: Arc<Notify>,
+    cluster: Arc<Cluster>,
+    trouble: Arc<Mutex<Trouble>>,
     close_tx: Mutex<Option<oneshot::Sender<()>>>,
     driver: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Group and commit trouble the driver saw last (cleared by the next success).
+#[derive(Debug, Default)]
+struct Trouble {
+    group: Option<String>,
+    commit: Option<String>,
 }
 
 /// Bound of the event channel: a slow engine stops the fetch loops (and, through pause,
@@ -111,6 +120,7 @@ impl Consumer {
         let done = Arc::new(Mutex::new(BTreeMap::new()));
         let committed = Arc::new(Mutex::new(BTreeMap::new()));
         let progress = Arc::new(Notify::new());
+        let trouble = Arc::new(Mutex::new(Trouble::default()));
         let (close_tx, close_rx) = oneshot::channel();
         let member = GroupMember::new(MemberConfig {
             group_id: settings.group_id.clone(),
@@ -126,7 +136,8 @@ impl Consumer {
             rack_id: settings.client_rack.clone(),
         });
         let driver = Driver {
-            cluster,
+            cluster: cluster.clone(),
+            trouble: trouble.clone(),
             fetcher: fetcher.clone(),
             events: events_tx,
             done: done.clone(),
@@ -148,6 +159,8 @@ impl Consumer {
                 done,
                 committed,
                 progress,
+                cluster,
+                trouble,
                 close_tx: Mutex::new(Some(close_tx)),
                 driver: Mutex::new(Some(handle)),
             },
@@ -181,6 +194,42 @@ impl Consumer {
     /// while the partition is assigned to this member.
     pub fn committed(&self, partition: &TopicPartition) -> Option<i64> {
         lock(&self.committed).get(partition).copied()
+    }
+
+    /// What keeps this consumer from working normally right now — unreachable brokers, a
+    /// failing coordinator, failing commits — or `None` when all is well.
+    pub fn trouble(&self) -> Option<String> {
+        let mut parts: Vec<String> = self
+            .cluster
+            .unreachable()
+            .into_iter()
+            .map(|(addr, since, error)| {
+                format!(
+                    "broker {addr} unreachable for {}s: {error}",
+                    since.as_secs()
+                )
+            })
+            .collect();
+        let t = lock(&self.trouble);
+        parts.extend(t.group.iter().cloned());
+        parts.extend(t.commit.iter().cloned());
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    /// Why `partition` cannot be fetched right now (its leader is unreachable), if so.
+    pub fn partition_trouble(&self, partition: &TopicPartition) -> Option<String> {
+        let node = self.fetcher.leader_node(partition)?;
+        let addr = self.cluster.node_addr(node)?;
+        self.cluster
+            .unreachable()
+            .into_iter()
+            .find(|(a, _, _)| *a == addr)
+            .map(|(addr, since, error)| {
+                format!(
+                    "leader (node {node}) {addr} unreachable for {}s: {error}",
+                    since.as_secs()
+                )
+            })
     }
 
     /// Pauses fetching `partition` (its buffers are full).
@@ -246,14 +295,17 @@ struct Driver {
     commit_delay: Option<Duration>,
     /// Fired by [`Consumer::mark_done`].
     progress: Arc<Notify>,
+    /// What is wrong with the group or commits now, for status.
+    trouble: Arc<Mutex<Trouble>>,
     auto_offset_reset: AutoOffsetReset,
     isolation_level: i8,
 }
 
 /// How a step of the driver ended when it did not succeed.
 enum Step {
-    /// Try again after a short pause (coordinator moving, loading, network).
-    Retry,
+    /// Try again after a short pause (coordinator moving, loading, network); the reason when
+    /// it is trouble worth showing (not a routine rebalance step).
+    Retry(Option<String>),
     /// Give up: report and stop.
     Fatal(ClientError),
 }
@@ -286,8 +338,16 @@ impl Driver {
                     biased;
                     _ = &mut *close => return self.shutdown().await,
                     step = self.rejoin() => match step {
-                        Ok(()) => next_heartbeat = Instant::now() + self.heartbeat_interval,
-                        Err(Step::Retry) => tokio::time::sleep(GROUP_RETRY_BACKOFF).await,
+                        Ok(()) => {
+                            self.note_group(None);
+                            next_heartbeat = Instant::now() + self.heartbeat_interval;
+                        }
+                        Err(Step::Retry(reason)) => {
+                            if reason.is_some() {
+                                self.note_group(reason);
+                            }
+                            tokio::time::sleep(GROUP_RETRY_BACKOFF).await;
+                        }
                         Err(Step::Fatal(e)) => return Err(e),
                     },
                 }
@@ -310,8 +370,14 @@ impl Driver {
                 _ = &mut *close => return self.shutdown().await,
                 _ = tokio::time::sleep_until(next_heartbeat) => {
                     next_heartbeat = Instant::now() + self.heartbeat_interval;
-                    if let Err(Step::Fatal(e)) = self.heartbeat().await {
-                        return Err(e);
+                    match self.heartbeat().await {
+                        Ok(()) => self.note_group(None),
+                        Err(Step::Retry(reason)) => {
+                            if reason.is_some() {
+                                self.note_group(reason);
+                            }
+                        }
+                        Err(Step::Fatal(e)) => return Err(e),
                     }
                 }
                 _ = tokio::time::sleep_until(retry_at) => {}
@@ -337,7 +403,9 @@ impl Driver {
         }
         let group_id = self.member.config().group_id.clone();
         let brokers = self.cluster.brokers().await.map_err(classify)?;
-        let any = brokers.first().ok_or(Step::Retry)?;
+        let any = brokers
+            .first()
+            .ok_or_else(|| Step::Retry(Some("no broker known yet".to_owned())))?;
         let control = self
             .cluster
             .broker(any.node_id, ConnectionPurpose::Control)
@@ -578,7 +646,11 @@ impl Driver {
             member_id: self.member.member_id(),
             group_instance_id: self.member.config().group_instance_id.as_deref(),
         };
-        offsets::commit(&coordinator, &who, &pending, &ids).await?;
+        if let Err(e) = offsets::commit(&coordinator, &who, &pending, &ids).await {
+            lock(&self.trouble).commit = Some(format!("offset commit failed: {e}"));
+            return Err(e);
+        }
+        lock(&self.trouble).commit = None;
         tracing::debug!(count = pending.len(), "committed offsets");
         lock(&self.committed).extend(pending);
         Ok(())
@@ -633,12 +705,12 @@ impl Driver {
                 | ErrorCode::CoordinatorNotAvailable
                 | ErrorCode::CoordinatorLoadInProgress => {
                     self.coordinator = None;
-                    return Step::Retry;
+                    return Step::Retry(None);
                 }
                 ErrorCode::RebalanceInProgress
                 | ErrorCode::UnknownMemberId
                 | ErrorCode::IllegalGeneration
-                | ErrorCode::MemberIdRequired => return Step::Retry,
+                | ErrorCode::MemberIdRequired => return Step::Retry(None),
                 _ => {}
             }
         }
@@ -646,6 +718,10 @@ impl Driver {
             self.coordinator = None;
         }
         classify(e)
+    }
+
+    fn note_group(&self, reason: Option<String>) {
+        lock(&self.trouble).group = reason;
     }
 
     async fn shutdown(&mut self) -> Result<(), ClientError> {
@@ -666,7 +742,7 @@ impl Driver {
 fn classify(e: ClientError) -> Step {
     if e.is_retriable() {
         tracing::debug!(%e, "retriable group error");
-        Step::Retry
+        Step::Retry(Some(format!("group coordinator: {e}")))
     } else {
         Step::Fatal(e)
     }

@@ -170,6 +170,14 @@ impl Fetcher {
             .map(|p| p.position)
     }
 
+    /// The leader node a partition is fetched from, once known.
+    pub fn leader_node(&self, partition: &TopicPartition) -> Option<NodeId> {
+        lock(&self.table)
+            .partitions
+            .get(partition)
+            .and_then(|p| p.leader.map(|(node, _)| node))
+    }
+
     /// The partitions being fetched.
     pub fn partitions(&self) -> Vec<TopicPartition> {
         lock(&self.table).partitions.keys().cloned().collect()
