@@ -131,6 +131,7 @@ impl Api {
                         ]),
                     },
                 ],
+                instance_id: None,
             },
             warnings: Vec::new(),
         };

@@ -441,3 +441,119 @@ async fn a_static_member_that_restarts_gets_its_partitions_back_without_a_rebala
     a2.close().await;
     b.close().await;
 }
+
+/// A consumes everything, then B joins: with periodic commits switched off, only the commit
+/// on revoke can tell B where A stopped. B must read nothing again (eager and cooperative).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebalance_commits_what_the_leaving_partitions_finished() {
+    for strategy in ["range", "cooperative-sticky"] {
+        let cluster = KafkaCluster::shared().expect("broker");
+        let client = TestClient::connect(cluster.bootstrap())
+            .await
+            .expect("client");
+        let topic = client
+            .create_topic("revoke-commit", 4)
+            .await
+            .expect("topic");
+        for p in 0..4 {
+            let recs: Vec<TestRecord> = (0..100)
+                .map(|i| TestRecord::keyed("k", format!("{p}-{i}")))
+                .collect();
+            client.produce_to(&topic, p, recs).await.expect("produce");
+        }
+        let group = format!("g-{topic}");
+        let member = settings(
+            &group,
+            &[
+                ("partition.assignment.strategy", strategy),
+                ("auto.commit.interval.ms", "0"),
+                ("ingress.commit-delay-ms", "0"),
+            ],
+        );
+        let (a, ev) = start(&member, &topic);
+        let a = Arc::new(a);
+        let seen_a = drive(a.clone(), ev);
+        let count = |s: &Mutex<Seen>| {
+            s.lock()
+                .unwrap()
+                .values
+                .values()
+                .map(Vec::len)
+                .sum::<usize>()
+        };
+        wait_for("A reads all 400", 60, || count(&seen_a) == 400).await;
+        let (b, ev) = start(&member, &topic);
+        let b = Arc::new(b);
+        let seen_b = drive(b.clone(), ev);
+        wait_for("the partitions spread 2 + 2", 60, || {
+            seen_a.lock().unwrap().owned.len() == 2 && seen_b.lock().unwrap().owned.len() == 2
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            count(&seen_b),
+            0,
+            "{strategy}: B re-read what A finished before the rebalance"
+        );
+        assert_eq!(count(&seen_a), 400, "{strategy}: A re-read its own records");
+        a.close().await;
+        b.close().await;
+    }
+}
+
+/// Progress is committed soon after it is made (`ingress.commit-delay-ms`), long before
+/// `auto.commit.interval.ms`: a member that crashes right after finishing costs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_committed_soon_after_it_is_made() {
+    let cluster = KafkaCluster::shared().expect("broker");
+    let client = TestClient::connect(cluster.bootstrap())
+        .await
+        .expect("client");
+    let topic = client.create_topic("soon-commit", 2).await.expect("topic");
+    for p in 0..2 {
+        let recs: Vec<TestRecord> = (0..50)
+            .map(|i| TestRecord::keyed("k", format!("{p}-{i}")))
+            .collect();
+        client.produce_to(&topic, p, recs).await.expect("produce");
+    }
+    let group = format!("g-{topic}");
+    let member = settings(
+        &group,
+        &[
+            ("auto.commit.interval.ms", "600000"),
+            ("ingress.commit-delay-ms", "100"),
+        ],
+    );
+    let (a, ev) = start(&member, &topic);
+    let a = Arc::new(a);
+    let seen_a = drive(a.clone(), ev);
+    let count = |s: &Mutex<Seen>| {
+        s.lock()
+            .unwrap()
+            .values
+            .values()
+            .map(Vec::len)
+            .sum::<usize>()
+    };
+    wait_for("A reads all 100", 60, || count(&seen_a) == 100).await;
+    let tp0 = TopicPartition::new(topic.clone(), 0);
+    let tp1 = TopicPartition::new(topic.clone(), 1);
+    wait_for("both partitions committed at their end", 5, || {
+        a.committed(&tp0) == Some(50) && a.committed(&tp1) == Some(50)
+    })
+    .await;
+    // A crash: nothing more is committed, no LeaveGroup.
+    a.abort();
+    drop(a);
+    let (b, ev) = start(&member, &topic);
+    let b = Arc::new(b);
+    let seen_b = drive(b.clone(), ev);
+    // B gets both partitions once A's session (6 s) expired.
+    wait_for("B owns both partitions", 30, || {
+        seen_b.lock().unwrap().owned.len() == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count(&seen_b), 0, "B re-read records A had finished");
+    b.close().await;
+}
