@@ -410,7 +410,7 @@ impl Cluster {
                 )
             })
             .collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1));
+        out.sort_by_key(|entry| std::cmp::Reverse(entry.1));
         out
     }
 
