@@ -245,8 +245,15 @@ impl StateStore {
     /// rename it over `state.json`, fsync the directory. On error the previous state file is
     /// intact. The file is readable by the owner only, since options hold credentials.
     pub fn save(&self, state: &PersistedState) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec_pretty(state).map_err(StoreError::Serialize)?;
+        let mut bytes = serde_json::to_vec_pretty(state).map_err(StoreError::Serialize)?;
+        bytes.push(b'\n');
         let _guard = lock(&self.save_guard);
+        self.replace_file(&self.temp_file, &self.state_file, &bytes)
+    }
+
+    /// Replaces `target` with `bytes` through `temp`: write, fsync, rename, fsync the base
+    /// dir; owner-only permissions. On error `target` is untouched.
+    fn replace_file(&self, temp: &Path, target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         let write_err = |path: &Path| {
             let path = path.to_owned();
             move |source| StoreError::Write { path, source }
@@ -258,15 +265,12 @@ impl StateStore {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options
-            .open(&self.temp_file)
-            .map_err(write_err(&self.temp_file))?;
-        file.write_all(&bytes)
-            .and_then(|()| file.write_all(b"\n"))
+        let mut file = options.open(temp).map_err(write_err(temp))?;
+        file.write_all(bytes)
             .and_then(|()| file.sync_all())
-            .map_err(write_err(&self.temp_file))?;
+            .map_err(write_err(temp))?;
         drop(file);
-        fs::rename(&self.temp_file, &self.state_file).map_err(write_err(&self.state_file))?;
+        fs::rename(temp, target).map_err(write_err(target))?;
         sync_dir(&self.base_dir).map_err(write_err(&self.base_dir))?;
         Ok(())
     }
@@ -301,16 +305,7 @@ impl StateStore {
         }
         let id = crate::ids::random_id("ki-");
         let temp = self.base_dir.join(format!("{INSTANCE_ID_FILE}.tmp"));
-        let write_err = |p: &Path| {
-            let p = p.to_owned();
-            move |source| StoreError::Write { path: p, source }
-        };
-        fs::write(&temp, format!("{id}\n")).map_err(write_err(&temp))?;
-        File::open(&temp)
-            .and_then(|f| f.sync_all())
-            .map_err(write_err(&temp))?;
-        fs::rename(&temp, &path).map_err(write_err(&path))?;
-        sync_dir(&self.base_dir).map_err(write_err(&self.base_dir))?;
+        self.replace_file(&temp, &path, format!("{id}\n").as_bytes())?;
         Ok(id)
     }
 }

@@ -442,25 +442,31 @@ async fn a_static_member_that_restarts_gets_its_partitions_back_without_a_rebala
     b.close().await;
 }
 
+/// A new topic with `partitions` partitions of `per_partition` records each.
+async fn filled_topic(prefix: &str, partitions: i32, per_partition: usize) -> String {
+    let cluster = KafkaCluster::shared().expect("broker");
+    let client = TestClient::connect(cluster.bootstrap())
+        .await
+        .expect("client");
+    let topic = client
+        .create_topic(prefix, partitions)
+        .await
+        .expect("topic");
+    for p in 0..partitions {
+        let recs: Vec<TestRecord> = (0..per_partition)
+            .map(|i| TestRecord::keyed("k", format!("{p}-{i}")))
+            .collect();
+        client.produce_to(&topic, p, recs).await.expect("produce");
+    }
+    topic
+}
+
 /// A consumes everything, then B joins: with periodic commits switched off, only the commit
 /// on revoke can tell B where A stopped. B must read nothing again (eager and cooperative).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebalance_commits_what_the_leaving_partitions_finished() {
     for strategy in ["range", "cooperative-sticky"] {
-        let cluster = KafkaCluster::shared().expect("broker");
-        let client = TestClient::connect(cluster.bootstrap())
-            .await
-            .expect("client");
-        let topic = client
-            .create_topic("revoke-commit", 4)
-            .await
-            .expect("topic");
-        for p in 0..4 {
-            let recs: Vec<TestRecord> = (0..100)
-                .map(|i| TestRecord::keyed("k", format!("{p}-{i}")))
-                .collect();
-            client.produce_to(&topic, p, recs).await.expect("produce");
-        }
+        let topic = filled_topic("revoke-commit", 4, 100).await;
         let group = format!("g-{topic}");
         let member = settings(
             &group,
@@ -473,14 +479,6 @@ async fn a_rebalance_commits_what_the_leaving_partitions_finished() {
         let (a, ev) = start(&member, &topic);
         let a = Arc::new(a);
         let seen_a = drive(a.clone(), ev);
-        let count = |s: &Mutex<Seen>| {
-            s.lock()
-                .unwrap()
-                .values
-                .values()
-                .map(Vec::len)
-                .sum::<usize>()
-        };
         wait_for("A reads all 400", 60, || count(&seen_a) == 400).await;
         let (b, ev) = start(&member, &topic);
         let b = Arc::new(b);
@@ -505,17 +503,7 @@ async fn a_rebalance_commits_what_the_leaving_partitions_finished() {
 /// `auto.commit.interval.ms`: a member that crashes right after finishing costs nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_is_committed_soon_after_it_is_made() {
-    let cluster = KafkaCluster::shared().expect("broker");
-    let client = TestClient::connect(cluster.bootstrap())
-        .await
-        .expect("client");
-    let topic = client.create_topic("soon-commit", 2).await.expect("topic");
-    for p in 0..2 {
-        let recs: Vec<TestRecord> = (0..50)
-            .map(|i| TestRecord::keyed("k", format!("{p}-{i}")))
-            .collect();
-        client.produce_to(&topic, p, recs).await.expect("produce");
-    }
+    let topic = filled_topic("soon-commit", 2, 50).await;
     let group = format!("g-{topic}");
     let member = settings(
         &group,
@@ -527,14 +515,6 @@ async fn progress_is_committed_soon_after_it_is_made() {
     let (a, ev) = start(&member, &topic);
     let a = Arc::new(a);
     let seen_a = drive(a.clone(), ev);
-    let count = |s: &Mutex<Seen>| {
-        s.lock()
-            .unwrap()
-            .values
-            .values()
-            .map(Vec::len)
-            .sum::<usize>()
-    };
     wait_for("A reads all 100", 60, || count(&seen_a) == 100).await;
     let tp0 = TopicPartition::new(topic.clone(), 0);
     let tp1 = TopicPartition::new(topic.clone(), 1);
