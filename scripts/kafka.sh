@@ -5,6 +5,7 @@
 #   scripts/kafka.sh start   [--broker kafka|tansu] [--port N] [--dir D] [--owner-pid PID]
 #                            [--security plaintext|sasl|ssl|sasl_ssl] [--sasl-mechanisms LIST]
 #   scripts/kafka.sh stop    [--port N] [--dir D]
+#   scripts/kafka.sh restart [--port N] [--dir D] [--owner-pid PID]   # same config and data
 #   scripts/kafka.sh status  [--port N] [--dir D]
 #   scripts/kafka.sh run-class <java.Class> [args...]   # a Kafka tool class on the broker's classpath
 #   scripts/kafka.sh classpath
@@ -26,6 +27,9 @@
 #             client.key for mutual TLS, client.enc.key encrypted with `ingress-secret`);
 #             client certificates are requested, not required
 #   sasl_ssl  both
+# `restart` starts a stopped (or killed) Apache Kafka again from its directory: the same
+# server.properties and data, no reformat, like a broker coming back after a crash. tansu keeps
+# its data in memory, so it cannot be restarted with its data.
 # --sasl-mechanisms narrows the enabled mechanisms (default PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,
 # OAUTHBEARER).
 set -euo pipefail
@@ -178,7 +182,11 @@ start_watchdog() {
   [[ -n "$OWNER_PID" ]] || return 0
   local self
   self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
-  nohup bash -c "while kill -0 $OWNER_PID 2>/dev/null && kill -0 \$(cat '$DIR/broker.pid' 2>/dev/null || echo 0) 2>/dev/null; do sleep 1; done; '$self' stop --port $PORT --dir '$DIR' >/dev/null 2>&1" \
+  # It watches one broker pid: after a restart a new watchdog watches the new pid, and the old
+  # one must not stop the broker that replaced the one it watched.
+  local pid
+  pid=$(cat "$DIR/broker.pid")
+  nohup bash -c "while kill -0 $OWNER_PID 2>/dev/null && kill -0 $pid 2>/dev/null; do sleep 1; done; [[ \$(cat '$DIR/broker.pid' 2>/dev/null) == $pid ]] && '$self' stop --port $PORT --dir '$DIR' >/dev/null 2>&1" \
     >/dev/null 2>&1 &
 }
 
@@ -274,6 +282,19 @@ PROPS
   fi
 }
 
+# Runs the JVM on $DIR/server.properties and waits until it serves.
+launch_kafka() {
+  nohup java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.yaml" \
+    -cp "$(classpath)" kafka.Kafka "$DIR/server.properties" >"$DIR/broker.log" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$DIR/broker.pid"
+  echo kafka >"$DIR/broker.kind"
+  wait_ready "$pid" "Apache Kafka $KAFKA_VERSION" "Kafka Server started"
+  log "Apache Kafka is up (pid $pid), broker reports: $(grep -o 'Kafka version: [^ ]*' "$DIR/broker.log" | head -1)"
+}
+
 start_kafka() {
   install_kafka
   local ctrl=$((PORT + 1))
@@ -320,15 +341,7 @@ PROPS
   run_class kafka.tools.StorageTool format -t "$cluster_id" -c "$DIR/server.properties" ${scram[@]+"${scram[@]}"} >"$DIR/format.log" 2>&1 \
     || { cat "$DIR/format.log" >&2; die "formatting KRaft storage failed"; }
   log "starting Apache Kafka $KAFKA_VERSION (KRaft, broker+controller) on 127.0.0.1:$PORT ($SECURITY), dir $DIR"
-  nohup java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.yaml" \
-    -cp "$(classpath)" kafka.Kafka "$DIR/server.properties" >"$DIR/broker.log" 2>&1 &
-  local pid=$!
-  echo "$pid" >"$DIR/broker.pid"
-  echo kafka >"$DIR/broker.kind"
-  wait_ready "$pid" "Apache Kafka $KAFKA_VERSION" "Kafka Server started"
-  log "Apache Kafka is up (pid $pid), broker reports: $(grep -o 'Kafka version: [^ ]*' "$DIR/broker.log" | head -1)"
+  launch_kafka
   echo "$SECURITY" >"$DIR/broker.security"
   case "$SECURITY" in
     sasl|sasl_ssl) log "SASL: user $SASL_USER, password $SASL_PASSWORD ($SASL_MECHANISMS)" ;;
@@ -368,6 +381,28 @@ cmd_start() {
     kafka) start_kafka ;;
     tansu) start_tansu ;;
   esac
+  start_watchdog
+  echo "127.0.0.1:$PORT"
+}
+
+cmd_restart() {
+  parse_args "$@"
+  if [[ -f "$DIR/broker.pid" ]] && kill -0 "$(cat "$DIR/broker.pid")" 2>/dev/null; then
+    die "the broker from $DIR is still running (pid $(cat "$DIR/broker.pid")); stop or kill it first"
+  fi
+  local kind
+  kind=$(cat "$DIR/broker.kind" 2>/dev/null || echo none)
+  [[ "$kind" == kafka ]] || die "restart needs an Apache Kafka broker started from $DIR (found: $kind); tansu keeps its data in memory and cannot be restarted with it"
+  [[ -f "$DIR/server.properties" ]] || die "no $DIR/server.properties to restart from"
+  install_kafka
+  # wait_ready looks for the start-up line in broker.log: keep the old log, start a new one.
+  [[ -f "$DIR/broker.log" ]] && mv "$DIR/broker.log" "$DIR/broker.log.$(date +%s%N)"
+  local deadline=$((SECONDS + 30))
+  # The killed JVM's sockets may linger for a moment.
+  while port_in_use "$PORT" && (( SECONDS < deadline )); do sleep 0.2; done
+  port_in_use "$PORT" && die "port 127.0.0.1:$PORT is still in use; cannot restart the broker there"
+  log "restarting Apache Kafka $KAFKA_VERSION on 127.0.0.1:$PORT from $DIR (same data)"
+  launch_kafka
   start_watchdog
   echo "127.0.0.1:$PORT"
 }
@@ -414,6 +449,7 @@ main() {
       ;;
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
+    restart) cmd_restart "$@" ;;
     status) cmd_status "$@" ;;
     # exec: the JVM replaces this script, so whoever started it can stop it by its pid.
     run-class) install_kafka; exec java -Xmx256m -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.yaml" -cp "$(classpath)" "$@" ;;

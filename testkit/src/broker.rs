@@ -171,6 +171,34 @@ impl PrivateBroker {
         Ok(())
     }
 
+    /// Whether [`PrivateBroker::restart`] can bring this broker back with its data (tansu keeps
+    /// its data in memory, so it cannot).
+    pub fn can_restart(&self) -> bool {
+        self.kind == BrokerKind::Kafka
+    }
+
+    /// Starts the broker again after [`PrivateBroker::kill`] or [`PrivateBroker::stop`], on the
+    /// same port with the same configuration and data, and waits until it serves.
+    pub fn restart(&self) -> Result<(), TestkitError> {
+        let out = Command::new("bash")
+            .arg(kafka_script())
+            .arg("restart")
+            .args(["--port", &self.port.to_string()])
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(["--owner-pid", &std::process::id().to_string()])
+            .output()
+            .map_err(|e| TestkitError::Broker(format!("cannot run scripts/kafka.sh: {e}")))?;
+        if !out.status.success() {
+            return Err(TestkitError::Broker(format!(
+                "scripts/kafka.sh restart failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(())
+    }
+
     /// Stops the broker gracefully.
     pub fn stop(&self) -> Result<(), TestkitError> {
         let out = Command::new("bash")

@@ -435,6 +435,7 @@ impl Driver {
             self.unstarted.clear();
         }
         let coordinator = self.coordinator().await?;
+        let started = std::time::Instant::now();
         let joined = match self.member.join(&coordinator).await {
             Ok(j) => j,
             Err(e) => return Err(self.group_error(e)),
@@ -468,6 +469,17 @@ impl Driver {
             Ok(diff) => diff,
             Err(e) => return Err(self.group_error(e)),
         };
+        // One line per rebalance, so a slow or repeated rebalance shows in the log.
+        tracing::info!(
+            group = %self.member.config().group_id,
+            generation = self.member.generation(),
+            leader = joined.is_leader,
+            owned = self.member.owned().len(),
+            added = added.len(),
+            revoked = revoked.len(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "joined group"
+        );
         if !revoked.is_empty() {
             // Cooperative: release what moved away, then rejoin so it can be handed over.
             self.revoke(revoked, true).await;
