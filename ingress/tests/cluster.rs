@@ -330,19 +330,40 @@ async fn purposes_get_separate_connections_so_a_long_poll_does_not_delay_control
     // Group, nothing else.
     assert_eq!(connector.attempts(), 3);
 
-    // An empty partition: the Fetch waits its full max_wait on the broker.
-    let request = long_poll(&topic, md.topic_id, 0, 3_000);
-    let started = Instant::now();
-    let poll = tokio::spawn(async move { fetch.request(&request).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    cluster
-        .refresh(&[&topic])
-        .await
-        .expect("metadata while the fetch waits");
-    let control_latency = started.elapsed();
-    let response = poll.await.expect("task").expect("fetch");
-    let fetch_latency = started.elapsed();
-    assert_eq!(ErrorCode::from_code(response.error_code), ErrorCode::None);
+    // An empty partition: the Fetch waits its full max_wait on the broker. Right after the
+    // topic is created the broker may still answer at once with a partition error (it does not
+    // lead the new partition yet, or its state settles); such an answer proves nothing, so
+    // poll again.
+    let mut attempt = 0;
+    let (control_latency, fetch_latency) = loop {
+        attempt += 1;
+        let request = long_poll(&topic, md.topic_id, 0, 3_000);
+        let started = Instant::now();
+        let fetch = fetch.clone();
+        let poll = tokio::spawn(async move { fetch.request(&request).await });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        cluster
+            .refresh(&[&topic])
+            .await
+            .expect("metadata while the fetch waits");
+        let control_latency = started.elapsed();
+        let response = poll.await.expect("task").expect("fetch");
+        let fetch_latency = started.elapsed();
+        assert_eq!(ErrorCode::from_code(response.error_code), ErrorCode::None);
+        let partition_error = response
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .map(|p| ErrorCode::from_code(p.error_code))
+            .find(|e| *e != ErrorCode::None);
+        if fetch_latency >= Duration::from_millis(2_500) || attempt >= 10 {
+            break (control_latency, fetch_latency);
+        }
+        eprintln!(
+            "attempt {attempt}: the fetch answered after {fetch_latency:?} ({partition_error:?}); again"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
     eprintln!("metadata done after {control_latency:?}, long poll after {fetch_latency:?}");
     assert!(
         control_latency < Duration::from_millis(1_500),

@@ -23,13 +23,14 @@ pub enum ApiKey {
     SyncGroup = 14,
     SaslHandshake = 17,
     ApiVersions = 18,
+    CreateTopics = 19,
     SaslAuthenticate = 36,
     ConsumerGroupHeartbeat = 68,
 }
 
 impl ApiKey {
     /// Every key this crate knows.
-    pub const ALL: [ApiKey; 15] = [
+    pub const ALL: [ApiKey; 16] = [
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
@@ -43,6 +44,7 @@ impl ApiKey {
         ApiKey::SyncGroup,
         ApiKey::SaslHandshake,
         ApiKey::ApiVersions,
+        ApiKey::CreateTopics,
         ApiKey::SaslAuthenticate,
         ApiKey::ConsumerGroupHeartbeat,
     ];
@@ -73,6 +75,7 @@ impl ApiKey {
             ApiKey::SyncGroup => "SyncGroup",
             ApiKey::SaslHandshake => "SaslHandshake",
             ApiKey::ApiVersions => "ApiVersions",
+            ApiKey::CreateTopics => "CreateTopics",
             ApiKey::SaslAuthenticate => "SaslAuthenticate",
             ApiKey::ConsumerGroupHeartbeat => "ConsumerGroupHeartbeat",
         }

@@ -9,6 +9,10 @@ use kafka_proto::messages::api_versions::{ApiVersion, ApiVersionsRequest, ApiVer
 use kafka_proto::messages::consumer_group_heartbeat::{
     Assignment, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, TopicPartitions,
 };
+use kafka_proto::messages::create_topics::{
+    CreatableTopic, CreatableTopicConfig, CreatableTopicConfigs, CreatableTopicResult,
+    CreateTopicsRequest, CreateTopicsResponse,
+};
 use kafka_proto::messages::find_coordinator::{
     Coordinator, FindCoordinatorRequest, FindCoordinatorResponse,
 };
@@ -188,6 +192,32 @@ fn decoders_never_panic() {
         &SyncGroupResponse {
             assignment: Bytes::from_static(b"\x00\x01"),
             ..SyncGroupResponse::default()
+        },
+        &mut rng,
+    );
+    hammer(
+        &CreateTopicsRequest {
+            topics: vec![CreatableTopic {
+                name: s("t"),
+                configs: vec![CreatableTopicConfig {
+                    name: s("cleanup.policy"),
+                    value: Some(s("compact")),
+                    unknown_tagged_fields: vec![],
+                }],
+                ..CreatableTopic::default()
+            }],
+            ..CreateTopicsRequest::default()
+        },
+        &mut rng,
+    );
+    hammer(
+        &CreateTopicsResponse {
+            topics: vec![CreatableTopicResult {
+                name: s("t"),
+                configs: Some(vec![CreatableTopicConfigs::default()]),
+                ..CreatableTopicResult::default()
+            }],
+            ..CreateTopicsResponse::default()
         },
         &mut rng,
     );
