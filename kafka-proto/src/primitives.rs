@@ -528,6 +528,36 @@ where
     Ok(())
 }
 
+/// Encodes one known tagged field's value into its own buffer.
+pub(crate) fn encode_tag<F>(tag: u32, write: F) -> Result<(u32, Bytes), EncodeError>
+where
+    F: FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
+{
+    let mut b = BytesMut::new();
+    write(&mut b)?;
+    Ok((tag, b.freeze()))
+}
+
+/// Decodes one known tagged field's value, which must fill its bytes exactly.
+pub(crate) fn decode_tag<T, F>(
+    data: &mut Bytes,
+    what: &'static str,
+    read: F,
+) -> Result<T, DecodeError>
+where
+    F: FnOnce(&mut Bytes) -> Result<T, DecodeError>,
+{
+    let value = read(data)?;
+    if data.is_empty() {
+        Ok(value)
+    } else {
+        Err(DecodeError::TrailingBytes {
+            what,
+            remaining: data.len(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

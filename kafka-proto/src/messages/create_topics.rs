@@ -11,7 +11,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::api::{ApiKey, Message, Request};
 use crate::error::{DecodeError, EncodeError};
 use crate::primitives::{
-    read_array, read_required_array, write_array, RawTaggedField, ReadExt, Uuid, WriteExt,
+    decode_tag, encode_tag, read_array, read_required_array, write_array, RawTaggedField, ReadExt,
+    Uuid, WriteExt,
 };
 
 /// The first version whose response carries partitions, replication factor and configs.
@@ -278,9 +279,10 @@ impl Message for CreateTopicsResponse {
             if flex {
                 let mut known = Vec::new();
                 if t.topic_config_error_code != 0 {
-                    let mut code = BytesMut::new();
-                    code.put_i16(t.topic_config_error_code);
-                    known.push((0, code.freeze()));
+                    known.push(encode_tag(0, |b| {
+                        b.put_i16(t.topic_config_error_code);
+                        Ok(())
+                    })?);
                 }
                 b.write_tagged_fields(&known, &t.unknown_tagged_fields);
             }
@@ -333,15 +335,10 @@ impl Message for CreateTopicsResponse {
                 let mut config_error = 0;
                 result.unknown_tagged_fields = b.read_tagged_fields(|tag, data| match tag {
                     0 => {
-                        config_error = data.read_i16("topics.topic_config_error_code")?;
-                        if data.is_empty() {
-                            Ok(true)
-                        } else {
-                            Err(DecodeError::TrailingBytes {
-                                what: "topics.topic_config_error_code",
-                                remaining: data.len(),
-                            })
-                        }
+                        config_error = decode_tag(data, "topics.topic_config_error_code", |d| {
+                            d.read_i16("topics.topic_config_error_code")
+                        })?;
+                        Ok(true)
                     }
                     _ => Ok(false),
                 })?;

@@ -18,7 +18,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::api::{ApiKey, Message, Request};
 use crate::error::{DecodeError, EncodeError};
 use crate::primitives::{
-    read_array, read_required_array, write_array, RawTaggedField, ReadExt, Uuid, WriteExt,
+    decode_tag, encode_tag, read_array, read_required_array, write_array, RawTaggedField, ReadExt,
+    Uuid, WriteExt,
 };
 
 /// First flexible version.
@@ -48,32 +49,6 @@ fn read_tagged(buf: &mut Bytes, flex: bool) -> Result<Vec<RawTaggedField>, Decod
         buf.read_unknown_tagged_fields()
     } else {
         Ok(Vec::new())
-    }
-}
-
-/// Encodes one known tagged field's value into its own buffer.
-fn encode_tag<F>(tag: u32, write: F) -> Result<(u32, Bytes), EncodeError>
-where
-    F: FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
-{
-    let mut b = BytesMut::new();
-    write(&mut b)?;
-    Ok((tag, b.freeze()))
-}
-
-/// Decodes one known tagged field's value, which must fill its bytes exactly.
-fn decode_tag<T, F>(data: &mut Bytes, what: &'static str, read: F) -> Result<T, DecodeError>
-where
-    F: FnOnce(&mut Bytes) -> Result<T, DecodeError>,
-{
-    let value = read(data)?;
-    if data.is_empty() {
-        Ok(value)
-    } else {
-        Err(DecodeError::TrailingBytes {
-            what,
-            remaining: data.len(),
-        })
     }
 }
 
