@@ -240,6 +240,27 @@ async fn account(
     }
 }
 
+/// What every scenario starts from: a topic with `partitions` partitions on `bootstrap`, a
+/// recording handler `Svc/h` (`SERVICE`) or `Obj/h` (`VIRTUAL_OBJECT`), and an empty dir.
+async fn scenario(
+    bootstrap: &str,
+    name: &str,
+    partitions: i32,
+    ty: &str,
+) -> (TestClient, String, RecordingHandler, PathBuf) {
+    let client = TestClient::connect(bootstrap).await.unwrap();
+    let topic = client.create_topic(name, partitions).await.unwrap();
+    let service = if ty == "SERVICE" { "Svc" } else { "Obj" };
+    let h = RecordingHandler::start(RecordingHandler::manifest(service, ty, &["h"]))
+        .await
+        .unwrap();
+    (client, topic, h, fresh_dir(name))
+}
+
+/// Why the static-membership scenarios do not run on tansu.
+const NO_STATIC_MEMBERS_ON_TANSU: &str =
+    "faults: skipped on tansu: it does not keep a static member's assignment (KIP-345)";
+
 /// The config every process of a scenario uses: one cluster named `c`.
 fn write_config(dir: &Path, bootstrap: &str, cluster_options: &str) -> PathBuf {
     let config = dir.join("restate.toml");
@@ -322,8 +343,8 @@ impl Member {
         self.server.take().unwrap().kill();
     }
 
-    /// The partitions this process owns now (empty while it is not running).
-    async fn owned(&self) -> (String, Vec<i32>) {
+    /// `GET /subscriptions/{id}/status` of its subscription.
+    async fn status(&self) -> Value {
         let (status, body) = self
             .server()
             .call(
@@ -333,6 +354,12 @@ impl Member {
             )
             .await;
         assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Its subscription's state and the partitions it owns now.
+    async fn owned(&self) -> (String, Vec<i32>) {
+        let body = self.status().await;
         let partitions = body["partitions"]
             .as_array()
             .map(|ps| {
@@ -437,13 +464,13 @@ async fn a_member_joining_mid_stream_redelivers_almost_nothing() {
         &["range", "cooperative-sticky"]
     };
     for &strategy in strategies {
-        let client = TestClient::connect(&bootstrap).await.unwrap();
-        let topic = client.create_topic("faults-join", 4).await.unwrap();
-        let h =
-            RecordingHandler::start(RecordingHandler::manifest("Obj", "VIRTUAL_OBJECT", &["h"]))
-                .await
-                .unwrap();
-        let dir = fresh_dir(&format!("faults-join-{strategy}"));
+        let (client, topic, h, dir) = scenario(
+            &bootstrap,
+            &format!("faults-join-{strategy}"),
+            4,
+            "VIRTUAL_OBJECT",
+        )
+        .await;
         let config = write_config(
             &dir,
             &bootstrap,
@@ -491,18 +518,11 @@ async fn a_member_joining_mid_stream_redelivers_almost_nothing() {
 async fn kill_9_and_restart_ten_times_loses_nothing_and_resumes_at_once() {
     let _serial = SERIAL.lock().await;
     if on_tansu() {
-        eprintln!(
-            "faults: skipped on tansu: it does not keep a static member's assignment (KIP-345)"
-        );
+        eprintln!("{NO_STATIC_MEMBERS_ON_TANSU}");
         return;
     }
     let bootstrap = KafkaCluster::shared().unwrap().bootstrap().to_owned();
-    let client = TestClient::connect(&bootstrap).await.unwrap();
-    let topic = client.create_topic("faults-kill", 4).await.unwrap();
-    let h = RecordingHandler::start(RecordingHandler::manifest("Svc", "SERVICE", &["h"]))
-        .await
-        .unwrap();
-    let dir = fresh_dir("faults-kill");
+    let (client, topic, h, dir) = scenario(&bootstrap, "faults-kill", 4, "SERVICE").await;
     // Default session.timeout.ms (45 s): the restart must not wait for it.
     let config = write_config(&dir, &bootstrap, "");
     let mut a = Member::start(&dir, &config, "a").await;
@@ -557,18 +577,11 @@ async fn kill_9_and_restart_ten_times_loses_nothing_and_resumes_at_once() {
 async fn a_three_process_group_does_not_stall_when_one_is_killed() {
     let _serial = SERIAL.lock().await;
     if on_tansu() {
-        eprintln!(
-            "faults: skipped on tansu: it does not keep a static member's assignment (KIP-345)"
-        );
+        eprintln!("{NO_STATIC_MEMBERS_ON_TANSU}");
         return;
     }
     let bootstrap = KafkaCluster::shared().unwrap().bootstrap().to_owned();
-    let client = TestClient::connect(&bootstrap).await.unwrap();
-    let topic = client.create_topic("faults-group", 6).await.unwrap();
-    let h = RecordingHandler::start(RecordingHandler::manifest("Svc", "SERVICE", &["h"]))
-        .await
-        .unwrap();
-    let dir = fresh_dir("faults-group");
+    let (client, topic, h, dir) = scenario(&bootstrap, "faults-group", 6, "SERVICE").await;
     const SESSION: Duration = Duration::from_secs(6);
     let config = write_config(
         &dir,
@@ -658,12 +671,7 @@ async fn a_broker_outage_shows_in_status_and_delivery_resumes_when_it_is_back() 
         .unwrap()
         .unwrap();
     let bootstrap = broker.bootstrap().to_owned();
-    let client = TestClient::connect(&bootstrap).await.unwrap();
-    let topic = client.create_topic("faults-broker", 2).await.unwrap();
-    let h = RecordingHandler::start(RecordingHandler::manifest("Svc", "SERVICE", &["h"]))
-        .await
-        .unwrap();
-    let dir = fresh_dir("faults-broker");
+    let (client, topic, h, dir) = scenario(&bootstrap, "faults-broker", 2, "SERVICE").await;
     let config = write_config(&dir, &bootstrap, "");
     let mut a = Member::start(&dir, &config, "a").await;
     a.subscribe(
@@ -687,10 +695,7 @@ async fn a_broker_outage_shows_in_status_and_delivery_resumes_when_it_is_back() 
     let down = Instant::now();
     let mut shown: Option<(Duration, Value)> = None;
     while down.elapsed() < Duration::from_secs(15) {
-        let (_, status) = a
-            .server()
-            .call("GET", &format!("/subscriptions/{id}/status"), None)
-            .await;
+        let status = a.status().await;
         if shown.is_none() && status["state"] == "degraded" && status["error"].is_string() {
             shown = Some((down.elapsed(), status));
         }
@@ -707,10 +712,7 @@ async fn a_broker_outage_shows_in_status_and_delivery_resumes_when_it_is_back() 
     // Status clears once Kafka is fine again.
     let deadline = Instant::now() + Duration::from_secs(15);
     let cleared = loop {
-        let (_, status) = a
-            .server()
-            .call("GET", &format!("/subscriptions/{id}/status"), None)
-            .await;
+        let status = a.status().await;
         let ok = status["state"] == "running"
             && status["error"].is_null()
             && status["partitions"]
