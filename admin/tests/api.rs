@@ -132,6 +132,7 @@ impl Api {
                     },
                 ],
                 instance_id: None,
+                metadata_store: Default::default(),
             },
             warnings: Vec::new(),
         };

@@ -65,6 +65,35 @@ pub struct IngressConfig {
     /// the base dir). Subscriptions use `<instance-id>-<subscription id>` as their
     /// `group.instance.id` unless they set one.
     pub instance_id: Option<String>,
+    /// `[ingress.metadata-store]`: where deployments and subscriptions live.
+    pub metadata_store: MetadataStoreConfig,
+}
+
+/// The default name of the metadata topic of `store = "kafka"`.
+pub const DEFAULT_METADATA_TOPIC: &str = "__kafka_ingress_metadata";
+
+/// `[ingress.metadata-store]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum MetadataStoreConfig {
+    /// `store = "local"` (the default): `<base-dir>/state.json`, one process.
+    #[default]
+    Local,
+    /// `store = "kafka"`: a compacted single-partition topic shared by every process.
+    Kafka(KafkaStoreConfig),
+}
+
+/// The settings of `store = "kafka"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaStoreConfig {
+    /// `cluster`: the `[[ingress.kafka-clusters]]` entry holding the topic (its options, TLS
+    /// and SASL included, are used to reach it).
+    pub cluster: String,
+    /// `topic` (default [`DEFAULT_METADATA_TOPIC`]).
+    pub topic: String,
+    /// `replication-factor` used when the topic is created (default: the broker's).
+    pub replication_factor: Option<i16>,
+    /// `min-insync-replicas` set on the topic when it is created (default: the broker's).
+    pub min_insync_replicas: Option<i16>,
 }
 
 impl IngressConfig {
@@ -401,6 +430,7 @@ fn extract(tree: &Table, origins: &Origins) -> Result<ServerConfig, ConfigError>
     let mut bind_address = None;
     let mut clusters = Vec::new();
     let mut instance_id = None;
+    let mut metadata_store = MetadataStoreConfig::Local;
     let mut warnings = Vec::new();
     for (key, value) in tree {
         match key.as_str() {
@@ -419,7 +449,8 @@ fn extract(tree: &Table, origins: &Origins) -> Result<ServerConfig, ConfigError>
             },
             "admin" => bind_address = extract_admin(value, origins)?,
             "ingress" => {
-                (clusters, instance_id) = extract_ingress(value, origins, &mut warnings)?;
+                (clusters, instance_id, metadata_store) =
+                    extract_ingress(value, origins, &mut warnings)?;
             }
             other => tracing::debug!(
                 key = other,
@@ -437,6 +468,7 @@ fn extract(tree: &Table, origins: &Origins) -> Result<ServerConfig, ConfigError>
         ingress: IngressConfig {
             kafka_clusters: clusters,
             instance_id,
+            metadata_store,
         },
         warnings,
     })
@@ -482,7 +514,7 @@ fn extract_ingress(
     value: &Value,
     origins: &Origins,
     warnings: &mut Vec<String>,
-) -> Result<(Vec<ClusterConfig>, Option<String>), ConfigError> {
+) -> Result<(Vec<ClusterConfig>, Option<String>, MetadataStoreConfig), ConfigError> {
     let Value::Table(ingress) = value else {
         return Err(origins.error(
             &["ingress"],
@@ -492,7 +524,12 @@ fn extract_ingress(
     };
     let mut clusters: Vec<ClusterConfig> = Vec::new();
     let mut instance_id = None;
+    let mut metadata_store = MetadataStoreConfig::Local;
     for (key, value) in ingress {
+        if key == "metadata-store" {
+            metadata_store = extract_metadata_store(value, origins)?;
+            continue;
+        }
         if key == "instance-id" {
             let path = ["ingress", "instance-id"];
             match value {
@@ -543,7 +580,128 @@ fn extract_ingress(
             clusters.push(cluster);
         }
     }
-    Ok((clusters, instance_id))
+    if let MetadataStoreConfig::Kafka(store) = &metadata_store {
+        if !clusters.iter().any(|c| c.name == store.cluster) {
+            let known: Vec<&str> = clusters.iter().map(|c| c.name.as_str()).collect();
+            return Err(origins.error(
+                &["ingress", "metadata-store", "cluster"],
+                "ingress.metadata-store.cluster",
+                format!(
+                    "unknown Kafka cluster \"{}\" (configured: {})",
+                    store.cluster,
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                ),
+            ));
+        }
+    }
+    Ok((clusters, instance_id, metadata_store))
+}
+
+/// `[ingress.metadata-store]`: `store`, and for `store = "kafka"` `cluster`, `topic`,
+/// `replication-factor`, `min-insync-replicas`. Unknown keys are errors: a typo here would
+/// silently split a cluster of processes into single ones.
+fn extract_metadata_store(
+    value: &Value,
+    origins: &Origins,
+) -> Result<MetadataStoreConfig, ConfigError> {
+    let base = ["ingress", "metadata-store"];
+    let Value::Table(table) = value else {
+        return Err(origins.error(
+            &base,
+            "ingress.metadata-store",
+            format!("expected a table, found {}", type_name(value)),
+        ));
+    };
+    let err = |key: &str, message: String| {
+        origins.error(
+            &["ingress", "metadata-store", key],
+            format!("ingress.metadata-store.{key}"),
+            message,
+        )
+    };
+    let string = |key: &str| -> Result<Option<String>, ConfigError> {
+        match table.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
+            Some(Value::String(_)) => Err(err(key, "must not be empty".to_owned())),
+            Some(other) => Err(err(
+                key,
+                format!("expected a string, found {}", type_name(other)),
+            )),
+        }
+    };
+    let small_int = |key: &str| -> Result<Option<i16>, ConfigError> {
+        match table.get(key) {
+            None => Ok(None),
+            Some(Value::Integer(n)) if (1..=i64::from(i16::MAX)).contains(n) => {
+                Ok(i16::try_from(*n).ok())
+            }
+            Some(Value::Integer(n)) => Err(err(key, format!("{n} is not a positive count"))),
+            Some(other) => Err(err(
+                key,
+                format!("expected an integer, found {}", type_name(other)),
+            )),
+        }
+    };
+    for key in table.keys() {
+        if !matches!(
+            key.as_str(),
+            "store" | "cluster" | "topic" | "replication-factor" | "min-insync-replicas"
+        ) {
+            return Err(err(
+                key,
+                "unknown key (expected store, cluster, topic, replication-factor, \
+                 min-insync-replicas)"
+                    .to_owned(),
+            ));
+        }
+    }
+    match string("store")?.as_deref() {
+        None | Some("local") => {
+            if let Some(key) = ["cluster", "topic", "replication-factor", "min-insync-replicas"]
+                .into_iter()
+                .find(|k| table.contains_key(*k))
+            {
+                return Err(err(key, "only used with store = \"kafka\"".to_owned()));
+            }
+            Ok(MetadataStoreConfig::Local)
+        }
+        Some("kafka") => {
+            let cluster = string("cluster")?.ok_or_else(|| {
+                err(
+                    "cluster",
+                    "missing: store = \"kafka\" needs the name of an [[ingress.kafka-clusters]] \
+                     entry"
+                        .to_owned(),
+                )
+            })?;
+            let topic = string("topic")?.unwrap_or_else(|| DEFAULT_METADATA_TOPIC.to_owned());
+            if topic.len() > 249
+                || !topic
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                || topic == "."
+                || topic == ".."
+            {
+                return Err(err(
+                    "topic",
+                    format!(
+                        "invalid topic name \"{topic}\" (1-249 characters of A-Z a-z 0-9 . _ -)"
+                    ),
+                ));
+            }
+            Ok(MetadataStoreConfig::Kafka(KafkaStoreConfig {
+                cluster,
+                topic,
+                replication_factor: small_int("replication-factor")?,
+                min_insync_replicas: small_int("min-insync-replicas")?,
+            }))
+        }
+        Some(other) => Err(err(
+            "store",
+            format!("unknown store \"{other}\" (expected \"local\" or \"kafka\")"),
+        )),
+    }
 }
 
 fn extract_cluster(

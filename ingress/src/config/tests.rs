@@ -555,3 +555,55 @@ auto.offset.reset = "earliest"
     );
     assert!(!format!("{c:?}").contains("pass\""));
 }
+
+#[test]
+fn metadata_store_defaults_to_local() {
+    let c = load_ok("[[ingress.kafka-clusters]]\nname = \"k\"\nbrokers = [\"h:9092\"]\n");
+    assert_eq!(c.ingress.metadata_store, MetadataStoreConfig::Local);
+}
+
+#[test]
+fn metadata_store_kafka_with_defaults_and_settings() {
+    let base = "[[ingress.kafka-clusters]]\nname = \"k\"\nbrokers = [\"h:9092\"]\n";
+    let c = load_ok(&format!(
+        "{base}[ingress.metadata-store]\nstore = \"kafka\"\ncluster = \"k\"\n"
+    ));
+    assert_eq!(
+        c.ingress.metadata_store,
+        MetadataStoreConfig::Kafka(KafkaStoreConfig {
+            cluster: "k".into(),
+            topic: DEFAULT_METADATA_TOPIC.into(),
+            replication_factor: None,
+            min_insync_replicas: None,
+        })
+    );
+    let c = load_ok(&format!(
+        "{base}[ingress.metadata-store]\nstore = \"kafka\"\ncluster = \"k\"\ntopic = \"meta\"\n\
+         replication-factor = 3\nmin-insync-replicas = 2\n"
+    ));
+    let MetadataStoreConfig::Kafka(k) = c.ingress.metadata_store else {
+        panic!("not kafka")
+    };
+    assert_eq!(
+        (k.topic.as_str(), k.replication_factor, k.min_insync_replicas),
+        ("meta", Some(3), Some(2))
+    );
+}
+
+#[test]
+fn metadata_store_errors_name_the_field() {
+    let base = "[[ingress.kafka-clusters]]\nname = \"k\"\nbrokers = [\"h:9092\"]\n";
+    let cases = [
+        ("store = \"kafka\"\n", "ingress.metadata-store.cluster", "missing"),
+        ("store = \"kafka\"\ncluster = \"x\"\n", "ingress.metadata-store.cluster", "unknown Kafka cluster \"x\" (configured: k)"),
+        ("store = \"zk\"\n", "ingress.metadata-store.store", "unknown store \"zk\""),
+        ("store = \"kafka\"\ncluster = \"k\"\ntopic = \"a b\"\n", "ingress.metadata-store.topic", "invalid topic name"),
+        ("store = \"kafka\"\ncluster = \"k\"\nreplication-factor = 0\n", "ingress.metadata-store.replication-factor", "not a positive count"),
+        ("store = \"kafka\"\ncluster = \"k\"\ntopik = \"m\"\n", "ingress.metadata-store.topik", "unknown key"),
+        ("cluster = \"k\"\n", "ingress.metadata-store.cluster", "only used with store = \"kafka\""),
+    ];
+    for (table, field, message) in cases {
+        let e = load_err(&format!("{base}[ingress.metadata-store]\n{table}"));
+        assert!(e.contains(field) && e.contains(message), "{table}: {e}");
+    }
+}
