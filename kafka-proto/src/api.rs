@@ -24,13 +24,14 @@ pub enum ApiKey {
     SaslHandshake = 17,
     ApiVersions = 18,
     CreateTopics = 19,
+    DescribeConfigs = 32,
     SaslAuthenticate = 36,
     ConsumerGroupHeartbeat = 68,
 }
 
 impl ApiKey {
     /// Every key this crate knows.
-    pub const ALL: [ApiKey; 16] = [
+    pub const ALL: [ApiKey; 17] = [
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
@@ -45,6 +46,7 @@ impl ApiKey {
         ApiKey::SaslHandshake,
         ApiKey::ApiVersions,
         ApiKey::CreateTopics,
+        ApiKey::DescribeConfigs,
         ApiKey::SaslAuthenticate,
         ApiKey::ConsumerGroupHeartbeat,
     ];
@@ -76,6 +78,7 @@ impl ApiKey {
             ApiKey::SaslHandshake => "SaslHandshake",
             ApiKey::ApiVersions => "ApiVersions",
             ApiKey::CreateTopics => "CreateTopics",
+            ApiKey::DescribeConfigs => "DescribeConfigs",
             ApiKey::SaslAuthenticate => "SaslAuthenticate",
             ApiKey::ConsumerGroupHeartbeat => "ConsumerGroupHeartbeat",
         }

@@ -13,6 +13,10 @@ use kafka_proto::messages::create_topics::{
     CreatableTopic, CreatableTopicConfig, CreatableTopicConfigs, CreatableTopicResult,
     CreateTopicsRequest, CreateTopicsResponse,
 };
+use kafka_proto::messages::describe_configs::{
+    DescribeConfigsRequest, DescribeConfigsResource, DescribeConfigsResourceResult,
+    DescribeConfigsResponse, DescribeConfigsResult, DescribeConfigsSynonym, RESOURCE_TYPE_TOPIC,
+};
 use kafka_proto::messages::find_coordinator::{
     Coordinator, FindCoordinatorRequest, FindCoordinatorResponse,
 };
@@ -218,6 +222,36 @@ fn decoders_never_panic() {
                 ..CreatableTopicResult::default()
             }],
             ..CreateTopicsResponse::default()
+        },
+        &mut rng,
+    );
+    hammer(
+        &DescribeConfigsRequest {
+            resources: vec![DescribeConfigsResource {
+                resource_type: RESOURCE_TYPE_TOPIC,
+                resource_name: s("t"),
+                configuration_keys: Some(vec![s("cleanup.policy")]),
+                unknown_tagged_fields: vec![],
+            }],
+            include_synonyms: true,
+            ..DescribeConfigsRequest::default()
+        },
+        &mut rng,
+    );
+    hammer(
+        &DescribeConfigsResponse {
+            results: vec![DescribeConfigsResult {
+                resource_name: s("t"),
+                configs: vec![DescribeConfigsResourceResult {
+                    name: s("cleanup.policy"),
+                    value: Some(s("compact")),
+                    synonyms: vec![DescribeConfigsSynonym::default()],
+                    documentation: Some(s("d")),
+                    ..DescribeConfigsResourceResult::default()
+                }],
+                ..DescribeConfigsResult::default()
+            }],
+            ..DescribeConfigsResponse::default()
         },
         &mut rng,
     );

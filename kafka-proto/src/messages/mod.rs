@@ -3,6 +3,7 @@
 pub mod api_versions;
 pub mod consumer_group_heartbeat;
 pub mod create_topics;
+pub mod describe_configs;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
