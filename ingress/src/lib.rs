@@ -9,6 +9,7 @@ pub mod http_client;
 mod ids;
 pub mod kafka;
 pub mod manager;
+pub mod metadata;
 pub mod options;
 pub mod store;
 pub mod subscription_spec;

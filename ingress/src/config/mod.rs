@@ -589,7 +589,11 @@ fn extract_ingress(
                 format!(
                     "unknown Kafka cluster \"{}\" (configured: {})",
                     store.cluster,
-                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             ));
         }
@@ -658,9 +662,14 @@ fn extract_metadata_store(
     }
     match string("store")?.as_deref() {
         None | Some("local") => {
-            if let Some(key) = ["cluster", "topic", "replication-factor", "min-insync-replicas"]
-                .into_iter()
-                .find(|k| table.contains_key(*k))
+            if let Some(key) = [
+                "cluster",
+                "topic",
+                "replication-factor",
+                "min-insync-replicas",
+            ]
+            .into_iter()
+            .find(|k| table.contains_key(*k))
             {
                 return Err(err(key, "only used with store = \"kafka\"".to_owned()));
             }

@@ -585,7 +585,11 @@ fn metadata_store_kafka_with_defaults_and_settings() {
         panic!("not kafka")
     };
     assert_eq!(
-        (k.topic.as_str(), k.replication_factor, k.min_insync_replicas),
+        (
+            k.topic.as_str(),
+            k.replication_factor,
+            k.min_insync_replicas
+        ),
         ("meta", Some(3), Some(2))
     );
 }
@@ -594,13 +598,41 @@ fn metadata_store_kafka_with_defaults_and_settings() {
 fn metadata_store_errors_name_the_field() {
     let base = "[[ingress.kafka-clusters]]\nname = \"k\"\nbrokers = [\"h:9092\"]\n";
     let cases = [
-        ("store = \"kafka\"\n", "ingress.metadata-store.cluster", "missing"),
-        ("store = \"kafka\"\ncluster = \"x\"\n", "ingress.metadata-store.cluster", "unknown Kafka cluster \"x\" (configured: k)"),
-        ("store = \"zk\"\n", "ingress.metadata-store.store", "unknown store \"zk\""),
-        ("store = \"kafka\"\ncluster = \"k\"\ntopic = \"a b\"\n", "ingress.metadata-store.topic", "invalid topic name"),
-        ("store = \"kafka\"\ncluster = \"k\"\nreplication-factor = 0\n", "ingress.metadata-store.replication-factor", "not a positive count"),
-        ("store = \"kafka\"\ncluster = \"k\"\ntopik = \"m\"\n", "ingress.metadata-store.topik", "unknown key"),
-        ("cluster = \"k\"\n", "ingress.metadata-store.cluster", "only used with store = \"kafka\""),
+        (
+            "store = \"kafka\"\n",
+            "ingress.metadata-store.cluster",
+            "missing",
+        ),
+        (
+            "store = \"kafka\"\ncluster = \"x\"\n",
+            "ingress.metadata-store.cluster",
+            "unknown Kafka cluster \"x\" (configured: k)",
+        ),
+        (
+            "store = \"zk\"\n",
+            "ingress.metadata-store.store",
+            "unknown store \"zk\"",
+        ),
+        (
+            "store = \"kafka\"\ncluster = \"k\"\ntopic = \"a b\"\n",
+            "ingress.metadata-store.topic",
+            "invalid topic name",
+        ),
+        (
+            "store = \"kafka\"\ncluster = \"k\"\nreplication-factor = 0\n",
+            "ingress.metadata-store.replication-factor",
+            "not a positive count",
+        ),
+        (
+            "store = \"kafka\"\ncluster = \"k\"\ntopik = \"m\"\n",
+            "ingress.metadata-store.topik",
+            "unknown key",
+        ),
+        (
+            "cluster = \"k\"\n",
+            "ingress.metadata-store.cluster",
+            "only used with store = \"kafka\"",
+        ),
     ];
     for (table, field, message) in cases {
         let e = load_err(&format!("{base}[ingress.metadata-store]\n{table}"));
