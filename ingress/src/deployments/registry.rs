@@ -245,6 +245,20 @@ impl DeploymentRegistry {
         http_version: HttpVersion,
         force: bool,
     ) -> Result<Deployment, RegistryError> {
+        let deployment = self.new_deployment(uri, additional_headers, manifest, http_version)?;
+        self.insert(deployment.clone(), force)?;
+        Ok(deployment)
+    }
+
+    /// A new deployment (new id, creation time now) after checking its URI, headers and
+    /// manifest; the registry is not changed (see [`DeploymentRegistry::insert`]).
+    pub fn new_deployment(
+        &self,
+        uri: &str,
+        additional_headers: BTreeMap<String, String>,
+        manifest: EndpointManifest,
+        http_version: HttpVersion,
+    ) -> Result<Deployment, RegistryError> {
         let uri = normalize_deployment_uri(uri)?;
         for (name, value) in &additional_headers {
             check_header(name, value).map_err(|reason| RegistryError::InvalidHeader {
@@ -253,15 +267,37 @@ impl DeploymentRegistry {
             })?;
         }
         manifest.validate()?;
-        let replaced = self.deployments.iter().position(|d| d.uri == uri);
+        Ok(Deployment {
+            id: random_id(DEPLOYMENT_ID_PREFIX),
+            uri,
+            additional_headers,
+            services: manifest.services,
+            http_version,
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })
+    }
+
+    /// Adds `deployment` as the newest one. Deterministic (the same registry and deployment
+    /// give the same result on every process), so the Kafka metadata log can replay it: an
+    /// already registered URI is refused unless `force`, which replaces that deployment;
+    /// changing a service's type needs `force` too. Adding a deployment that is already
+    /// registered with the same id is a no-op (a duplicate append).
+    pub fn insert(&mut self, deployment: Deployment, force: bool) -> Result<(), RegistryError> {
+        if self.deployments.iter().any(|d| d.id == deployment.id) {
+            return Ok(());
+        }
+        let replaced = self
+            .deployments
+            .iter()
+            .position(|d| d.uri == deployment.uri);
         if let (Some(i), false) = (replaced, force) {
             return Err(RegistryError::AlreadyRegistered {
-                uri,
+                uri: deployment.uri.clone(),
                 id: self.deployments[i].id.clone(),
             });
         }
         if !force {
-            for service in &manifest.services {
+            for service in &deployment.services {
                 if let Some((owner, current)) = self.owner(&service.name) {
                     if current.ty != service.ty {
                         return Err(RegistryError::ServiceTypeChanged {
@@ -277,16 +313,8 @@ impl DeploymentRegistry {
         if let Some(i) = replaced {
             self.deployments.remove(i);
         }
-        let deployment = Deployment {
-            id: random_id(DEPLOYMENT_ID_PREFIX),
-            uri,
-            additional_headers,
-            services: manifest.services,
-            http_version,
-            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        };
-        self.deployments.push(deployment.clone());
-        Ok(deployment)
+        self.deployments.push(deployment);
+        Ok(())
     }
 
     /// Removes the deployment `id` and returns it; its services fall back to the next newest

@@ -335,7 +335,8 @@ mod tests {
     fn malformed_records_are_errors_that_say_why() {
         let s = spec();
         let key = EntityKey::Subscription(s.id.to_string()).encode();
-        let cases: [(Option<&[u8]>, Option<&[u8]>, &str); 7] = [
+        type Case<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, &'a str);
+        let cases: [Case; 7] = [
             (None, Some(b"{}"), "record key \"\""),
             (Some(b"topic/x"), None, "is not subscription/<id>"),
             (Some(b"subscription/"), None, "is not subscription/<id>"),

@@ -1,15 +1,24 @@
 //! The ingress as a whole: the deployment registry, the subscriptions with their runtimes,
 //! and the persisted state that ties them together. The admin API is a thin HTTP layer over
-//! [`Ingress`]; every mutation is validated, applied, and persisted (atomically) before it
-//! is acknowledged, and a restart resumes every subscription from its committed offsets.
+//! [`Ingress`]; every mutation is validated, applied, and persisted before it is
+//! acknowledged, and a restart resumes every subscription from its committed offsets.
+//!
+//! With the local store a mutation is applied to this process and saved to `state.json`
+//! (atomically). With `store = "kafka"` ([`replicated`]) it is appended to the metadata log
+//! and applied, like every other process's writes, by the state machine of [`apply`]; the
+//! runtimes then follow the desired state ([`reconcile`]).
 
-use std::collections::BTreeMap;
+mod apply;
+mod replicated;
+
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::Mutex;
 
+use crate::config::MetadataStoreConfig;
 use crate::config::{ClusterConfig, ServerConfig};
 use crate::deployments::discovery::{discover, is_https, DiscoveryError};
 use crate::deployments::manifest::{EndpointManifest, ServiceManifest};
@@ -20,6 +29,7 @@ use crate::engine::metrics::MetricsSnapshot;
 use crate::engine::status::{RuntimeState, SubscriptionStatus};
 use crate::engine::{SubscriptionConfig, SubscriptionRuntime};
 use crate::http_client::{HandlerTls, HandlerTlsError, HttpVersion, VersionPreference};
+use crate::metadata::{Command, EntityKey, PutOp};
 use crate::options::{redact_options, resolve, OptionError, Resolved};
 use crate::store::{PersistedState, StateStore, StoreError};
 use crate::subscription_spec::{Sink, Source, SpecError, SubscriptionId, SubscriptionSpec};
@@ -40,6 +50,8 @@ pub enum ErrorKind {
     Unprocessable,
     /// The server failed (500).
     Internal,
+    /// A dependency (the metadata topic) is unavailable; retry later (503).
+    Unavailable,
 }
 
 /// Why an operation was refused or failed; the message names the field and the reason.
@@ -117,6 +129,9 @@ pub enum IngressError {
     /// The TLS client configuration for https deployments could not be built.
     #[error(transparent)]
     HandlerTls(#[from] HandlerTlsError),
+    /// The Kafka metadata store cannot be used (unreachable, misconfigured, unreadable).
+    #[error("metadata store: {0}")]
+    Metadata(String),
 }
 
 fn known_clusters(known: &[String]) -> String {
@@ -148,6 +163,7 @@ impl IngressError {
             | IngressError::DeploymentInUse { .. } => ErrorKind::Conflict,
             IngressError::Registry(_) => ErrorKind::BadRequest,
             IngressError::Store(_) | IngressError::HandlerTls(_) => ErrorKind::Internal,
+            IngressError::Metadata(_) => ErrorKind::Unavailable,
         }
     }
 }
@@ -230,6 +246,8 @@ struct SubscriptionEntry {
     target_uri: Option<(String, HttpVersion)>,
     /// Why it is not running (e.g. its cluster disappeared from the configuration).
     failure: Option<String>,
+    /// The metadata log offset of its create (orders the listing; 0 with the local store).
+    created_offset: i64,
 }
 
 struct Inner {
@@ -237,6 +255,25 @@ struct Inner {
     subscriptions: BTreeMap<String, SubscriptionEntry>,
     /// Creation order, for listing and persisting.
     order: Vec<String>,
+    /// Entities tombstoned in the metadata log (a later put of them is refused).
+    deleted: HashSet<EntityKey>,
+    /// Entities whose latest metadata record was refused (to be tombstoned).
+    refused: HashSet<EntityKey>,
+    /// Runtimes of deleted subscriptions, stopped by the next [`reconcile`].
+    retired: Vec<SubscriptionRuntime>,
+}
+
+impl Inner {
+    fn new(registry: DeploymentRegistry) -> Inner {
+        Inner {
+            registry,
+            subscriptions: BTreeMap::new(),
+            order: Vec::new(),
+            deleted: HashSet::new(),
+            refused: HashSet::new(),
+            retired: Vec::new(),
+        }
+    }
 }
 
 /// The running ingress.
@@ -244,7 +281,11 @@ pub struct Ingress {
     config: ServerConfig,
     handler_tls: HandlerTls,
     store: Arc<StateStore>,
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
+    /// The Kafka metadata log, with `store = "kafka"`.
+    replicated: Option<Arc<replicated::Replicated>>,
+    /// The task following the metadata log.
+    tailer: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Ingress {
@@ -277,12 +318,11 @@ impl Ingress {
             instance_id = config.ingress.instance_id.as_deref().unwrap_or_default(),
             "instance id (static group membership)"
         );
+        if let MetadataStoreConfig::Kafka(kafka) = config.ingress.metadata_store.clone() {
+            return Ingress::open_replicated(config, handler_tls, store, state, &kafka).await;
+        }
         let registry = DeploymentRegistry::from_deployments(state.deployments);
-        let mut inner = Inner {
-            registry,
-            subscriptions: BTreeMap::new(),
-            order: Vec::new(),
-        };
+        let mut inner = Inner::new(registry);
         for spec in state.subscriptions {
             let id = spec.id.to_string();
             let entry = match prepare(&config, &inner.registry, &spec) {
@@ -295,6 +335,7 @@ impl Ingress {
                             runtime: Some(rt),
                             target_uri: Some(target.endpoint()),
                             failure: None,
+                            created_offset: 0,
                         },
                         Err(e) => failed_entry(spec, e.to_string()),
                     }
@@ -314,7 +355,61 @@ impl Ingress {
             config,
             handler_tls,
             store: Arc::new(store),
-            inner: Mutex::new(inner),
+            inner: Arc::new(Mutex::new(inner)),
+            replicated: None,
+            tailer: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// `store = "kafka"`: replays the metadata log (after importing a local `state.json`),
+    /// starts what it holds, and follows it.
+    async fn open_replicated(
+        config: ServerConfig,
+        handler_tls: HandlerTls,
+        store: StateStore,
+        state: PersistedState,
+        kafka: &crate::config::KafkaStoreConfig,
+    ) -> Result<Ingress, IngressError> {
+        let mut inner = Inner::new(DeploymentRegistry::default());
+        let had_local = !state.deployments.is_empty() || !state.subscriptions.is_empty();
+        let replicated = replicated::Replicated::open(&config, kafka, state, &mut inner).await?;
+        if had_local {
+            let imported = store.state_file().with_extension("json.imported");
+            std::fs::rename(store.state_file(), &imported).map_err(|source| {
+                IngressError::Store(StoreError::Write {
+                    path: imported.clone(),
+                    source,
+                })
+            })?;
+            tracing::info!(from = %store.state_file().display(), renamed_to = %imported.display(),
+                topic = %kafka.topic, "imported the local state into the metadata topic");
+        }
+        reconcile(&mut inner, &config, &handler_tls).await;
+        for id in &inner.order {
+            if let Some(entry) = inner.subscriptions.get(id) {
+                match &entry.failure {
+                    Some(f) => {
+                        tracing::error!(subscription = %id, error = %f, "cannot resume subscription")
+                    }
+                    None => tracing::info!(subscription = %id, source = %entry.view.source,
+                        sink = %entry.view.sink, "subscription resumed"),
+                }
+            }
+        }
+        let inner = Arc::new(Mutex::new(inner));
+        replicated.sweep_refused(&inner).await;
+        let tailer = tokio::spawn(replicated.clone().tail(
+            inner.clone(),
+            config.clone(),
+            handler_tls.clone(),
+        ));
+        Ok(Ingress {
+            config,
+            handler_tls,
+            store: Arc::new(store),
+            inner,
+            replicated: Some(replicated),
+            tailer: std::sync::Mutex::new(Some(tailer)),
         })
     }
 
@@ -341,18 +436,21 @@ impl Ingress {
         };
         let mut inner = self.inner.lock().await;
         let (resolved, target) = prepare(&self.config, &inner.registry, &spec)?;
-        let group = resolved.settings.group_id.clone();
-        if let Some(existing) = inner.subscriptions.values().find(|e| {
-            e.spec.source == spec.source
-                && e.spec.sink == spec.sink
-                && e.view.options.get("group.id") == Some(&group)
-        }) {
-            return Err(IngressError::Duplicate {
-                existing: existing.view.id.clone(),
-                source_uri: existing.view.source.clone(),
-                sink_uri: existing.view.sink.clone(),
-                group,
-            });
+        if let Some(duplicate) = inner.find_duplicate(&self.config, &spec) {
+            return Err(duplicate.into());
+        }
+        if let Some(replicated) = &self.replicated {
+            drop(inner);
+            let id = spec.id.to_string();
+            replicated
+                .submit(Command::PutSubscription {
+                    op: PutOp::Create,
+                    spec,
+                    created_offset: None,
+                })
+                .await?;
+            tracing::info!(subscription = %id, "subscription created (metadata log)");
+            return self.get_subscription(&id).await;
         }
         let view = view_of(&spec, &resolved);
         let runtime = start_runtime(&spec, resolved, &target, &self.handler_tls)?;
@@ -366,6 +464,7 @@ impl Ingress {
                 runtime: Some(runtime),
                 target_uri: Some(target.endpoint()),
                 failure: None,
+                created_offset: 0,
             },
         );
         if let Err(e) = self.persist(&inner).await {
@@ -413,6 +512,16 @@ impl Ingress {
     /// Deletes a subscription: it is removed from the persisted state at once, and its
     /// runtime drains, commits and leaves the group in the background.
     pub async fn delete_subscription(&self, id: &str) -> Result<(), IngressError> {
+        if let Some(replicated) = &self.replicated {
+            if !self.inner.lock().await.subscriptions.contains_key(id) {
+                return Err(IngressError::SubscriptionNotFound(id.to_owned()));
+            }
+            replicated
+                .submit(Command::Delete(EntityKey::Subscription(id.to_owned())))
+                .await?;
+            tracing::info!(subscription = %id, "subscription deleted (metadata log)");
+            return Ok(());
+        }
         let mut inner = self.inner.lock().await;
         let entry = inner
             .subscriptions
@@ -437,6 +546,26 @@ impl Ingress {
 
     /// Pauses (`true`) or resumes (`false`) a subscription; persisted.
     pub async fn set_paused(&self, id: &str, paused: bool) -> Result<(), IngressError> {
+        if let Some(replicated) = &self.replicated {
+            let (mut spec, created_offset) = {
+                let inner = self.inner.lock().await;
+                let entry = inner
+                    .subscriptions
+                    .get(id)
+                    .ok_or_else(|| IngressError::SubscriptionNotFound(id.to_owned()))?;
+                (entry.spec.clone(), entry.created_offset)
+            };
+            spec.paused = paused;
+            replicated
+                .submit(Command::PutSubscription {
+                    op: PutOp::Update,
+                    spec,
+                    created_offset: Some(created_offset),
+                })
+                .await?;
+            tracing::info!(subscription = %id, paused, "subscription pause state changed (metadata log)");
+            return Ok(());
+        }
         let mut inner = self.inner.lock().await;
         let entry = inner
             .subscriptions
@@ -531,6 +660,32 @@ impl Ingress {
                 (found.manifest, found.http_version)
             }
         };
+        if let Some(replicated) = &self.replicated {
+            let deployment = {
+                let inner = self.inner.lock().await;
+                let deployment = inner.registry.new_deployment(
+                    &request.uri,
+                    request.additional_headers,
+                    manifest,
+                    http_version,
+                )?;
+                // The verdict the log will give, unless another write comes first.
+                inner
+                    .registry
+                    .clone()
+                    .insert(deployment.clone(), request.force)?;
+                deployment
+            };
+            replicated
+                .submit(Command::PutDeployment {
+                    deployment: deployment.clone(),
+                    force: request.force,
+                })
+                .await?;
+            tracing::info!(deployment = %deployment.id, uri = %deployment.uri,
+                "deployment registered (metadata log)");
+            return Ok(deployment_view(&deployment));
+        }
         let mut inner = self.inner.lock().await;
         let before = inner.registry.clone();
         let deployment = inner.registry.register(
@@ -549,7 +704,7 @@ impl Ingress {
             services = deployment.services.len(), "deployment registered");
         // Subscriptions follow their service to the newest deployment (Restate semantics);
         // ones that could not start before (no such service yet) start now.
-        self.retarget(&mut inner).await;
+        reconcile(&mut inner, &self.config, &self.handler_tls).await;
         Ok(deployment_view(&deployment))
     }
 
@@ -604,6 +759,14 @@ impl Ingress {
                 }
             }
         }
+        if let Some(replicated) = &self.replicated {
+            drop(inner);
+            replicated
+                .submit(Command::Delete(EntityKey::Deployment(id.to_owned())))
+                .await?;
+            tracing::info!(deployment = %id, "deployment removed (metadata log)");
+            return Ok(());
+        }
         let before = inner.registry.clone();
         inner.registry.remove(id)?;
         if let Err(e) = self.persist(&inner).await {
@@ -645,6 +808,9 @@ impl Ingress {
 
     /// Stops every subscription gracefully (drain within a bound, commit, leave the group).
     pub async fn shutdown(&self) {
+        if let Some(tailer) = crate::sync::lock(&self.tailer).take() {
+            tailer.abort();
+        }
         let runtimes: Vec<SubscriptionRuntime> = {
             let mut inner = self.inner.lock().await;
             inner
@@ -658,43 +824,6 @@ impl Ingress {
             stops.spawn(async move { rt.stop().await });
         }
         while stops.join_next().await.is_some() {}
-    }
-
-    /// Restarts subscriptions whose target moved to another deployment, and starts the ones
-    /// that were waiting for their service.
-    async fn retarget(&self, inner: &mut Inner) {
-        let ids = inner.order.clone();
-        for id in ids {
-            let Some(entry) = inner.subscriptions.get(&id) else {
-                continue;
-            };
-            let Ok((resolved, target)) = prepare(&self.config, &inner.registry, &entry.spec) else {
-                continue;
-            };
-            let unchanged = entry.runtime.is_some()
-                && entry.view == view_of(&entry.spec, &resolved)
-                && entry.target_uri == Some(target.endpoint());
-            if unchanged {
-                continue;
-            }
-            let Some(entry) = inner.subscriptions.get_mut(&id) else {
-                continue;
-            };
-            if let Some(old) = entry.runtime.take() {
-                old.stop().await;
-            }
-            entry.view = view_of(&entry.spec, &resolved);
-            match start_runtime(&entry.spec, resolved, &target, &self.handler_tls) {
-                Ok(rt) => {
-                    tracing::info!(subscription = %id, uri = %target.base_uri,
-                        "subscription (re)started on its service's deployment");
-                    entry.runtime = Some(rt);
-                    entry.failure = None;
-                    entry.target_uri = Some(target.endpoint());
-                }
-                Err(e) => entry.failure = Some(e.to_string()),
-            }
-        }
     }
 
     async fn persist(&self, inner: &Inner) -> Result<(), IngressError> {
@@ -718,6 +847,71 @@ impl Ingress {
                 })
             })??;
         Ok(())
+    }
+}
+
+/// Makes the runtimes follow the desired state: stops the ones of deleted subscriptions,
+/// applies pause and resume, restarts subscriptions whose target moved to another deployment,
+/// and starts the ones that were waiting for their service (or are new).
+async fn reconcile(inner: &mut Inner, config: &ServerConfig, tls: &HandlerTls) {
+    for rt in inner.retired.drain(..) {
+        tokio::spawn(async move { rt.stop().await });
+    }
+    let ids = inner.order.clone();
+    for id in ids {
+        let Some(entry) = inner.subscriptions.get_mut(&id) else {
+            continue;
+        };
+        let (resolved, target) = match prepare(config, &inner.registry, &entry.spec) {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                if entry.runtime.is_none() {
+                    let failure = e.to_string();
+                    if entry.failure.as_ref() != Some(&failure) {
+                        tracing::error!(subscription = %id, error = %failure,
+                            "subscription cannot start");
+                    }
+                    entry.view = failed_entry(entry.spec.clone(), String::new()).view;
+                    entry.failure = Some(failure);
+                } else if let Some(rt) = &entry.runtime {
+                    sync_paused(rt, entry.spec.paused);
+                }
+                continue;
+            }
+        };
+        let unchanged = entry.runtime.is_some()
+            && entry.view == view_of(&entry.spec, &resolved)
+            && entry.target_uri == Some(target.endpoint());
+        if unchanged {
+            if let Some(rt) = &entry.runtime {
+                sync_paused(rt, entry.spec.paused);
+            }
+            continue;
+        }
+        if let Some(old) = entry.runtime.take() {
+            old.stop().await;
+        }
+        entry.view = view_of(&entry.spec, &resolved);
+        match start_runtime(&entry.spec, resolved, &target, tls) {
+            Ok(rt) => {
+                tracing::info!(subscription = %id, uri = %target.base_uri,
+                    "subscription (re)started on its service's deployment");
+                entry.runtime = Some(rt);
+                entry.failure = None;
+                entry.target_uri = Some(target.endpoint());
+            }
+            Err(e) => entry.failure = Some(e.to_string()),
+        }
+    }
+}
+
+fn sync_paused(rt: &SubscriptionRuntime, paused: bool) {
+    if rt.is_paused() != paused {
+        if paused {
+            rt.pause();
+        } else {
+            rt.resume();
+        }
     }
 }
 
@@ -802,6 +996,7 @@ fn failed_entry(spec: SubscriptionSpec, failure: String) -> SubscriptionEntry {
         runtime: None,
         target_uri: None,
         failure: Some(failure),
+        created_offset: 0,
     }
 }
 

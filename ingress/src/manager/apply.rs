@@ -1,0 +1,197 @@
+//! The state machine of the Kafka metadata log: how one record changes the desired state.
+//!
+//! Every process applies the same records in the same (offset) order with these rules, so
+//! every process reaches the same state and the same verdicts:
+//! - a subscription create is refused while a live subscription has the same source, sink and
+//!   `group.id` (the first in the log wins); a create of a live id is a duplicate append, a
+//!   no-op;
+//! - an update applies to a live subscription, is refused once the subscription was deleted
+//!   in this replay, and inserts the subscription when its create was compacted away;
+//! - a deployment is added as [`DeploymentRegistry::insert`] says (same URI needs force);
+//! - a tombstone removes its entity.
+//!
+//! A refused record stays the latest record of its key until someone tombstones it; if it
+//! stayed, compaction could later remove what refused it (the earlier tombstone or the
+//! winning create's conflict) and a process replaying from scratch would accept it. So the
+//! writer tombstones its refused record, and every process tombstones refused keys whose
+//! latest record is still the refused one after catching up. A refused key is never live, so
+//! that tombstone changes nothing for anyone.
+//!
+//! [`DeploymentRegistry::insert`]: crate::deployments::registry::DeploymentRegistry::insert
+
+use crate::config::ServerConfig;
+use crate::deployments::registry::RegistryError;
+use crate::metadata::{Command, EntityKey, PutOp};
+use crate::options::resolve;
+use crate::subscription_spec::SubscriptionSpec;
+
+use super::{failed_entry, IngressError, Inner};
+
+/// Why a record was refused by the state machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Rejection {
+    /// A live subscription has the same source, sink and group.
+    Duplicate {
+        existing: String,
+        source_uri: String,
+        sink_uri: String,
+        group: String,
+    },
+    /// The registry refused the deployment.
+    Registry(RegistryError),
+    /// The entity was deleted earlier in the log.
+    Deleted(EntityKey),
+}
+
+impl From<Rejection> for IngressError {
+    fn from(r: Rejection) -> Self {
+        match r {
+            Rejection::Duplicate {
+                existing,
+                source_uri,
+                sink_uri,
+                group,
+            } => IngressError::Duplicate {
+                existing,
+                source_uri,
+                sink_uri,
+                group,
+            },
+            Rejection::Registry(e) => IngressError::Registry(e),
+            Rejection::Deleted(EntityKey::Subscription(id)) => {
+                IngressError::SubscriptionNotFound(id)
+            }
+            Rejection::Deleted(EntityKey::Deployment(id)) => IngressError::DeploymentNotFound(id),
+        }
+    }
+}
+
+/// The consumer group a subscription joins (its `group.id`, defaulting to its id).
+pub(super) fn group_of(config: &ServerConfig, spec: &SubscriptionSpec) -> String {
+    config
+        .ingress
+        .cluster(&spec.source.cluster)
+        .and_then(|cluster| resolve(cluster, &spec.options, spec.id.as_str()).ok())
+        .map(|resolved| resolved.settings.group_id)
+        .or_else(|| spec.options.get("group.id").cloned())
+        .unwrap_or_else(|| spec.id.to_string())
+}
+
+impl Inner {
+    /// The live subscription `spec` would duplicate (same source, sink and group).
+    pub(super) fn find_duplicate(
+        &self,
+        config: &ServerConfig,
+        spec: &SubscriptionSpec,
+    ) -> Option<Rejection> {
+        let group = group_of(config, spec);
+        self.subscriptions
+            .values()
+            .find(|e| {
+                e.spec.id != spec.id
+                    && e.spec.source == spec.source
+                    && e.spec.sink == spec.sink
+                    && group_of(config, &e.spec) == group
+            })
+            .map(|e| Rejection::Duplicate {
+                existing: e.view.id.clone(),
+                source_uri: e.view.source.clone(),
+                sink_uri: e.view.sink.clone(),
+                group: group.clone(),
+            })
+    }
+
+    /// Applies the record at `offset` to the desired state (runtimes follow in
+    /// [`super::reconcile`]).
+    pub(super) fn apply(
+        &mut self,
+        config: &ServerConfig,
+        offset: i64,
+        command: Command,
+    ) -> Result<(), Rejection> {
+        let key = command.key();
+        let result = self.apply_command(config, offset, command);
+        if result.is_err() {
+            self.refused.insert(key);
+        } else {
+            self.refused.remove(&key);
+        }
+        result
+    }
+
+    fn apply_command(
+        &mut self,
+        config: &ServerConfig,
+        offset: i64,
+        command: Command,
+    ) -> Result<(), Rejection> {
+        match command {
+            Command::PutSubscription {
+                op,
+                spec,
+                created_offset,
+            } => {
+                let key = EntityKey::Subscription(spec.id.to_string());
+                let id = spec.id.to_string();
+                if self.deleted.contains(&key) {
+                    return Err(Rejection::Deleted(key));
+                }
+                if let Some(entry) = self.subscriptions.get_mut(&id) {
+                    if op == PutOp::Update {
+                        entry.spec = spec;
+                    }
+                    return Ok(());
+                }
+                if op == PutOp::Create {
+                    if let Some(duplicate) = self.find_duplicate(config, &spec) {
+                        return Err(duplicate);
+                    }
+                }
+                let created = match op {
+                    PutOp::Create => offset,
+                    PutOp::Update => created_offset.unwrap_or(offset),
+                };
+                let mut entry = failed_entry(spec, String::new());
+                entry.failure = None;
+                entry.created_offset = created;
+                let position = self
+                    .order
+                    .iter()
+                    .position(|other| {
+                        self.subscriptions
+                            .get(other)
+                            .is_some_and(|e| e.created_offset > created)
+                    })
+                    .unwrap_or(self.order.len());
+                self.order.insert(position, id.clone());
+                self.subscriptions.insert(id, entry);
+                Ok(())
+            }
+            Command::PutDeployment { deployment, force } => {
+                let key = EntityKey::Deployment(deployment.id.clone());
+                if self.deleted.contains(&key) {
+                    return Err(Rejection::Deleted(key));
+                }
+                self.registry
+                    .insert(deployment, force)
+                    .map_err(Rejection::Registry)
+            }
+            Command::Delete(key) => {
+                match &key {
+                    EntityKey::Subscription(id) => {
+                        self.order.retain(|o| o != id);
+                        if let Some(entry) = self.subscriptions.remove(id) {
+                            self.retired.extend(entry.runtime);
+                        }
+                    }
+                    EntityKey::Deployment(id) => {
+                        // Already gone is fine: a duplicate tombstone.
+                        let _ = self.registry.remove(id);
+                    }
+                }
+                self.deleted.insert(key);
+                Ok(())
+            }
+        }
+    }
+}
