@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use testkit::client::unique_topic_name;
 use testkit::{BrokerKind, KafkaCluster, RecordingHandler, TestClient, TestRecord};
 
+use support::accounting::{account, Producer};
 use support::{delivered, free_port, fresh_dir, values, wait_delivered, Server};
 
 /// How soon every process must show a write made on another (the issue's bound).
@@ -118,6 +119,30 @@ where
     started.elapsed()
 }
 
+/// Waits until `processes` together own all `partitions` of subscription `id`, each some, all
+/// running; returns how many each owns.
+async fn wait_spread(processes: &[&Process], id: &str, partitions: usize) -> Vec<usize> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut owned = Vec::new();
+        let mut running = true;
+        for p in processes {
+            let s = p.status(id).await;
+            running &= s["state"] == "running";
+            owned.push(s["partitions"].as_array().map_or(0, Vec::len));
+        }
+        if running && owned.iter().sum::<usize>() == partitions && owned.iter().all(|n| *n > 0) {
+            return owned;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "partitions not spread: {owned:?}\n{}",
+            logs(processes)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn logs(processes: &[&Process]) -> String {
     processes
         .iter()
@@ -187,23 +212,7 @@ async fn three_processes_are_one_ingress() {
     }
 
     // Its partitions are spread over the three processes: one group, each owns some.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let owned = loop {
-        let mut owned = Vec::new();
-        for p in &all {
-            let s = p.status(&id).await;
-            owned.push(s["partitions"].as_array().map_or(0, Vec::len));
-        }
-        if owned.iter().sum::<usize>() == partitions as usize && owned.iter().all(|n| *n > 0) {
-            break owned;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "partitions not spread: {owned:?}\n{}",
-            logs(&all)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let owned = wait_spread(&all, &id, partitions as usize).await;
     println!("cluster: partitions per process {owned:?}");
 
     client
@@ -516,4 +525,175 @@ async fn an_unfit_metadata_topic_stops_start_up_with_the_fix() {
         .unwrap();
     let log = start_fails(&dir, &config, "reader2").await;
     assert!(log.contains("record format 7 is not supported"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scaling_out_in_and_crashing_keeps_every_record_its_key_and_its_order() {
+    if BrokerKind::from_env().unwrap() == BrokerKind::Tansu {
+        println!("cluster: scaling skipped on tansu: it does not keep a static member's assignment (KIP-345)");
+        return;
+    }
+    let bootstrap = bootstrap();
+    let client = TestClient::connect(&bootstrap).await.unwrap();
+    let partitions = 6;
+    let topic = client
+        .create_topic("cluster-scale", partitions)
+        .await
+        .unwrap();
+    let h = RecordingHandler::start(RecordingHandler::manifest("Obj", "VIRTUAL_OBJECT", &["h"]))
+        .await
+        .unwrap();
+    let dir = fresh_dir("cluster-scale");
+    let config = write_config(&dir, &bootstrap, &unique_topic_name("cluster-meta"));
+    let a = Process::start(&dir, &config, "a").await;
+    let (status, _) = a
+        .call("POST", "/deployments", Some(json!({"uri": h.url()})))
+        .await;
+    assert_eq!(status, 201);
+    let (status, sub) = a
+        .call(
+            "POST",
+            "/subscriptions",
+            Some(json!({
+                "source": format!("kafka://c/{topic}"),
+                "sink": "service://Obj/h",
+                "options": {"auto.offset.reset": "earliest"}
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{sub}");
+    let id = sub["id"].as_str().unwrap().to_owned();
+    let producer = Producer::start(&bootstrap, &topic, partitions);
+    let parts = partitions as usize;
+    wait_spread(&[&a], &id, parts).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // 1 -> 3.
+    let (b, c) = tokio::join!(
+        Process::start(&dir, &config, "b"),
+        Process::start(&dir, &config, "c")
+    );
+    let owned = wait_spread(&[&a, &b, &c], &id, parts).await;
+    println!("cluster: scaled to 3: {owned:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // 3 -> 2: SIGTERM drains, commits and leaves.
+    let Process { server, .. } = c;
+    assert!(server.terminate().await.success());
+    let owned = wait_spread(&[&a, &b], &id, parts).await;
+    println!("cluster: scaled to 2: {owned:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // kill -9 of b, restarted with an empty base dir (a new instance id): its old static
+    // membership expires after the session timeout, then the group rebalances.
+    let Process { server, .. } = b;
+    server.kill();
+    std::fs::remove_dir_all(dir.join("b")).unwrap();
+    let b = Process::start(&dir, &config, "b").await;
+    let owned = wait_spread(&[&a, &b], &id, parts).await;
+    println!("cluster: b killed and restarted empty: {owned:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let produced = producer.stop().await;
+    let logs_of = [a.server.log.as_path(), b.server.log.as_path()];
+    let acc = account(&client, &topic, partitions, produced, &h, &logs_of).await;
+    println!(
+        "cluster: scale 1->3->2->kill->empty restart: {} records, {} deliveries, {} redelivered, \
+         {} with a changed idempotency key, {} order violations, {} key overlaps",
+        acc.records,
+        acc.deliveries,
+        acc.redelivered,
+        acc.changed_keys,
+        acc.order_violations,
+        h.key_overlaps()
+    );
+    assert_eq!(
+        acc.changed_keys, 0,
+        "redeliveries must keep their idempotency key"
+    );
+    assert_eq!(acc.order_violations, 0, "per-key order");
+    assert_eq!(h.key_overlaps(), 0, "a key was in flight on two processes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_broker_restart_keeps_the_metadata_and_its_order() {
+    let kind = BrokerKind::from_env().unwrap();
+    let broker = testkit::PrivateBroker::start(kind).unwrap();
+    if !broker.can_restart() {
+        println!("cluster: broker restart skipped: {kind:?} keeps its data in memory");
+        return;
+    }
+    let bootstrap = broker.bootstrap().to_owned();
+    let client = TestClient::connect(&bootstrap).await.unwrap();
+    let topic = client.create_topic("cluster-restart", 2).await.unwrap();
+    let h = RecordingHandler::start(RecordingHandler::manifest("Svc", "SERVICE", &["h", "i"]))
+        .await
+        .unwrap();
+    let dir = fresh_dir("cluster-restart");
+    let config = write_config(&dir, &bootstrap, "__kafka_ingress_metadata");
+    let a = Process::start(&dir, &config, "a").await;
+    let (status, _) = a
+        .call("POST", "/deployments", Some(json!({"uri": h.url()})))
+        .await;
+    assert_eq!(status, 201);
+    let create = |sink: &str| {
+        json!({"source": format!("kafka://c/{topic}"), "sink": sink,
+               "options": {"auto.offset.reset": "earliest"}})
+    };
+    let mut ids = Vec::new();
+    for sink in ["service://Svc/h", "service://Svc/i", "service://Svc/h"] {
+        let (status, sub) = a.call("POST", "/subscriptions", Some(create(sink))).await;
+        assert_eq!(status, 201, "{sub}");
+        ids.push(sub["id"].as_str().unwrap().to_owned());
+    }
+    let (status, _) = a
+        .call("POST", &format!("/subscriptions/{}/pause", ids[0]), None)
+        .await;
+    assert!((200..300).contains(&status));
+    let (status, _) = a
+        .call("DELETE", &format!("/subscriptions/{}", ids[1]), None)
+        .await;
+    assert!((200..300).contains(&status));
+    let (_, before) = a.call("GET", "/subscriptions", None).await;
+
+    broker.kill().unwrap();
+    // While the broker is down a write fails with 503 and a message; nothing half-applies.
+    let (status, body) = a
+        .call("POST", "/subscriptions", Some(create("service://Svc/i")))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("metadata"),
+        "{body}"
+    );
+    broker.restart().unwrap();
+
+    // After the restart: the same state on the old process and on a new one, in the same
+    // order, and writes work again.
+    let b = Process::start(&dir, &config, "b").await;
+    let (_, after_b) = b.call("GET", "/subscriptions", None).await;
+    assert_eq!(after_b, before);
+    let (_, after_a) = a.call("GET", "/subscriptions", None).await;
+    assert_eq!(after_a, before);
+    assert_eq!(b.status(&ids[0]).await["state"], "paused");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let id = loop {
+        let (status, sub) = b
+            .call("POST", "/subscriptions", Some(create("service://Svc/i")))
+            .await;
+        if status == 201 {
+            break sub["id"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{status} {sub}\n{}",
+            b.server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    until_everywhere(&[&a, &b], "created after the restart", |p| {
+        let id = id.clone();
+        async move { p.subscription_ids().await.contains(&id) }
+    })
+    .await;
 }

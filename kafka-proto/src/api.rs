@@ -21,6 +21,7 @@ pub enum ApiKey {
     Heartbeat = 12,
     LeaveGroup = 13,
     SyncGroup = 14,
+    DescribeGroups = 15,
     SaslHandshake = 17,
     ApiVersions = 18,
     CreateTopics = 19,
@@ -31,7 +32,7 @@ pub enum ApiKey {
 
 impl ApiKey {
     /// Every key this crate knows.
-    pub const ALL: [ApiKey; 17] = [
+    pub const ALL: [ApiKey; 18] = [
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
@@ -43,6 +44,7 @@ impl ApiKey {
         ApiKey::Heartbeat,
         ApiKey::LeaveGroup,
         ApiKey::SyncGroup,
+        ApiKey::DescribeGroups,
         ApiKey::SaslHandshake,
         ApiKey::ApiVersions,
         ApiKey::CreateTopics,
@@ -75,6 +77,7 @@ impl ApiKey {
             ApiKey::Heartbeat => "Heartbeat",
             ApiKey::LeaveGroup => "LeaveGroup",
             ApiKey::SyncGroup => "SyncGroup",
+            ApiKey::DescribeGroups => "DescribeGroups",
             ApiKey::SaslHandshake => "SaslHandshake",
             ApiKey::ApiVersions => "ApiVersions",
             ApiKey::CreateTopics => "CreateTopics",

@@ -17,6 +17,9 @@ use kafka_proto::messages::describe_configs::{
     DescribeConfigsRequest, DescribeConfigsResource, DescribeConfigsResourceResult,
     DescribeConfigsResponse, DescribeConfigsResult, DescribeConfigsSynonym, RESOURCE_TYPE_TOPIC,
 };
+use kafka_proto::messages::describe_groups::{
+    DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup, DescribedGroupMember,
+};
 use kafka_proto::messages::find_coordinator::{
     Coordinator, FindCoordinatorRequest, FindCoordinatorResponse,
 };
@@ -252,6 +255,35 @@ fn decoders_never_panic() {
                 ..DescribeConfigsResult::default()
             }],
             ..DescribeConfigsResponse::default()
+        },
+        &mut rng,
+    );
+    hammer(
+        &DescribeGroupsRequest {
+            groups: vec![s("g"), s("h")],
+            include_authorized_operations: true,
+            unknown_tagged_fields: vec![],
+        },
+        &mut rng,
+    );
+    hammer(
+        &DescribeGroupsResponse {
+            groups: vec![DescribedGroup {
+                error_message: Some(s("e")),
+                group_id: s("g"),
+                group_state: s("Stable"),
+                protocol_type: s("consumer"),
+                protocol_data: s("range"),
+                members: vec![DescribedGroupMember {
+                    member_id: s("m"),
+                    group_instance_id: Some(s("i")),
+                    member_metadata: Bytes::from_static(b"\x00\x03"),
+                    member_assignment: Bytes::from_static(b"\x00"),
+                    ..DescribedGroupMember::default()
+                }],
+                ..DescribedGroup::default()
+            }],
+            ..DescribeGroupsResponse::default()
         },
         &mut rng,
     );

@@ -81,6 +81,42 @@ struct Shared {
     manifest: Mutex<serde_json::Value>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Requests in flight per virtual-object key (`/<Object>/<key>/<handler>` paths).
+    key_in_flight: Mutex<HashMap<String, usize>>,
+    /// Requests that arrived while another one of the same object key was in flight.
+    key_overlaps: AtomicUsize,
+}
+
+/// Counts a virtual-object request in flight for its key until dropped (also when the
+/// connection dies mid-request and the handler future is dropped).
+struct KeyInFlight {
+    shared: Arc<Shared>,
+    key: String,
+}
+
+impl KeyInFlight {
+    fn enter(shared: &Arc<Shared>, key: String) -> KeyInFlight {
+        let mut map = lock(&shared.key_in_flight);
+        let n = map.entry(key.clone()).or_insert(0);
+        if *n > 0 {
+            shared.key_overlaps.fetch_add(1, Ordering::SeqCst);
+        }
+        *n += 1;
+        drop(map);
+        KeyInFlight {
+            shared: shared.clone(),
+            key,
+        }
+    }
+}
+
+impl Drop for KeyInFlight {
+    fn drop(&mut self) {
+        let mut map = lock(&self.shared.key_in_flight);
+        if let Some(n) = map.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 /// A running recording handler server.
@@ -217,6 +253,12 @@ impl RecordingHandler {
         lock(&self.shared.requests).len()
     }
 
+    /// How many virtual-object requests arrived while another request for the same object key
+    /// was still in flight (0 when per-key exclusivity held).
+    pub fn key_overlaps(&self) -> usize {
+        self.shared.key_overlaps.load(Ordering::SeqCst)
+    }
+
     /// The highest number of requests in flight at once so far.
     pub fn max_concurrency(&self) -> usize {
         self.shared.max_in_flight.load(Ordering::SeqCst)
@@ -299,6 +341,7 @@ async fn record(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 .unwrap_or_else(|| k.to_owned())
         })
     });
+    let _exclusive = rec.path_key().map(|k| KeyInFlight::enter(&shared, k));
     let rule = key.as_ref().and_then(|k| {
         let mut rules = lock(&shared.rules);
         let rule = rules.get_mut(k)?;

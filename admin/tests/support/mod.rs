@@ -17,6 +17,8 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use testkit::{RecordedRequest, RecordingHandler, TestRecord};
 
+pub mod accounting;
+
 /// A running `kafka-ingress` process.
 pub struct Server {
     pub child: Child,

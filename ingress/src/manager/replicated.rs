@@ -213,7 +213,10 @@ impl Replicated {
             Ok(offset) => offset,
             Err(e) => {
                 lock(&self.verdicts).remove(&request_id);
-                return Err(IngressError::Metadata(e.to_string()));
+                return Err(IngressError::Metadata(format!(
+                    "{e}; if the broker received the change it still takes effect, so list \
+                     before retrying a create"
+                )));
             }
         };
         let mut applied = self.applied.subscribe();

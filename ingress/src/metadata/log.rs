@@ -31,6 +31,11 @@ const TOPIC_ALREADY_EXISTS: i16 = 36;
 const CREATE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Fetches are capped at this many bytes (metadata records are small).
 const FETCH_MAX_BYTES: i32 = 4 * 1024 * 1024;
+/// How long one append, offset lookup or read (beyond its long poll) may take: rskafka
+/// retries an unreachable broker forever, and a write must fail visibly instead.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long start-up waits for the cluster to answer at all.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why the metadata topic cannot be used; every message names the topic and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -115,15 +120,22 @@ impl MetadataLog {
             });
         }
         check_compacted(&cluster, &topic).await?;
-        let client = rskafka_client_builder(settings)
-            .map_err(|e| kafka(e.to_string()))?
-            .build()
+        let builder = rskafka_client_builder(settings).map_err(|e| kafka(e.to_string()))?;
+        let connect = async {
+            let client = builder.build().await.map_err(|e| kafka(e.to_string()))?;
+            client
+                .partition_client(topic.clone(), 0, UnknownTopicHandling::Retry)
+                .await
+                .map_err(|e| kafka(e.to_string()))
+        };
+        let partition = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
-            .map_err(|e| kafka(e.to_string()))?;
-        let partition = client
-            .partition_client(topic.clone(), 0, UnknownTopicHandling::Retry)
-            .await
-            .map_err(|e| kafka(e.to_string()))?;
+            .map_err(|_| {
+                kafka(format!(
+                    "no answer from the cluster within {}s",
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })??;
         Ok(MetadataLog { topic, partition })
     }
 
@@ -135,18 +147,18 @@ impl MetadataLog {
     /// Appends `record` (acks=all) and returns its offset.
     pub async fn append(&self, record: &MetadataRecord) -> Result<i64, MetadataLogError> {
         let (key, value) = record.encode();
-        let offsets = self
-            .partition
-            .produce(
-                vec![rskafka::record::Record {
-                    key: Some(key),
-                    value,
-                    headers: Default::default(),
-                    timestamp: chrono::Utc::now(),
-                }],
-                Compression::NoCompression,
-            )
+        let produce = self.partition.produce(
+            vec![rskafka::record::Record {
+                key: Some(key),
+                value,
+                headers: Default::default(),
+                timestamp: chrono::Utc::now(),
+            }],
+            Compression::NoCompression,
+        );
+        let offsets = tokio::time::timeout(REQUEST_TIMEOUT, produce)
             .await
+            .map_err(|_| self.timed_out("append"))?
             .map_err(|e| self.error(format!("cannot append: {e}")))?;
         offsets
             .first()
@@ -156,9 +168,9 @@ impl MetadataLog {
 
     /// The offset the next record will get (the high watermark).
     pub async fn end_offset(&self) -> Result<i64, MetadataLogError> {
-        self.partition
-            .get_offset(OffsetAt::Latest)
+        tokio::time::timeout(REQUEST_TIMEOUT, self.partition.get_offset(OffsetAt::Latest))
             .await
+            .map_err(|_| self.timed_out("read the end offset"))?
             .map_err(|e| self.error(format!("cannot read the end offset: {e}")))
     }
 
@@ -170,10 +182,12 @@ impl MetadataLog {
         max_wait: Duration,
     ) -> Result<(Vec<RawRecord>, i64), MetadataLogError> {
         let wait_ms = i32::try_from(max_wait.as_millis()).unwrap_or(i32::MAX);
-        let (records, high_watermark) = self
+        let fetch = self
             .partition
-            .fetch_records(offset, 1..FETCH_MAX_BYTES, wait_ms)
+            .fetch_records(offset, 1..FETCH_MAX_BYTES, wait_ms);
+        let (records, high_watermark) = tokio::time::timeout(max_wait + REQUEST_TIMEOUT, fetch)
             .await
+            .map_err(|_| self.timed_out("read"))?
             .map_err(|e| self.error(format!("cannot read from offset {offset}: {e}")))?;
         let records = records
             .into_iter()
@@ -185,6 +199,13 @@ impl MetadataLog {
             })
             .collect();
         Ok((records, high_watermark))
+    }
+
+    fn timed_out(&self, what: &str) -> MetadataLogError {
+        self.error(format!(
+            "cannot {what}: no answer from the cluster within {}s",
+            REQUEST_TIMEOUT.as_secs()
+        ))
     }
 
     fn error(&self, reason: String) -> MetadataLogError {

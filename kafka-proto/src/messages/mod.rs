@@ -4,6 +4,7 @@ pub mod api_versions;
 pub mod consumer_group_heartbeat;
 pub mod create_topics;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
