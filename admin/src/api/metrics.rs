@@ -268,6 +268,7 @@ mod tests {
                     stuck: None,
                     error: None,
                 }],
+                cluster: None,
             },
         }
     }

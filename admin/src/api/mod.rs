@@ -382,6 +382,23 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         verb: Verb::Get,
+        path: "/cluster",
+        handler: |m| on(m, cluster),
+        doc: Doc {
+            operation_id: "cluster",
+            tag: "operations",
+            summary: "The processes of this ingress: this one and, with store = \"kafka\", \
+                      every process Kafka lists as a member of a subscription's group.",
+            query: &[],
+            request: None,
+            status: 200,
+            response: Success::Json("ClusterOverview"),
+            location: false,
+            errors: &[],
+        },
+    },
+    Route {
+        verb: Verb::Get,
         path: "/health",
         handler: |m| on(m, health),
         doc: Doc {
@@ -481,6 +498,10 @@ async fn kafka_clusters(State(ingress): State<AppState>) -> Json<ClusterList> {
     Json(ClusterList {
         kafka_clusters: ingress.clusters(),
     })
+}
+
+async fn cluster(State(ingress): State<AppState>) -> Json<ingress::manager::ClusterOverview> {
+    Json(ingress.cluster_overview().await)
 }
 
 async fn health() -> Response {

@@ -252,7 +252,39 @@ fn schemas() -> Value {
                 "id": {"type": "string"},
                 "state": {"type": "string", "enum": ["starting", "running", "paused", "restarting", "stopping", "stopped", "failed"]},
                 "reason": {"type": "string", "description": "Why it is restarting or failed."},
-                "partitions": {"type": "array", "items": schema_ref("PartitionStatus"), "description": "Owned partitions, by topic and partition."},
+                "partitions": {"type": "array", "items": schema_ref("PartitionStatus"), "description": "Partitions this process owns, by topic and partition."},
+                "cluster": schema_ref("GroupStatus"),
+            },
+        },
+        "GroupStatus": {
+            "type": "object",
+            "description": "With store = \"kafka\": the subscription's consumer group across every process, from Kafka (DescribeGroups, OffsetFetch, ListOffsets); only `error` when Kafka could not be asked.",
+            "properties": {
+                "group": {"type": "string"},
+                "state": {"type": "string", "description": "The coordinator's group state (Stable, PreparingRebalance, ...)."},
+                "members": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["member_id", "client_id", "client_host", "partitions"],
+                    "properties": {
+                        "member_id": {"type": "string"},
+                        "instance_id": nullable(json!({"type": "string"})),
+                        "client_id": {"type": "string"},
+                        "client_host": {"type": "string"},
+                        "partitions": {"type": "array", "items": {"type": "integer", "format": "int32"}},
+                    },
+                }},
+                "partitions": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["partition"],
+                    "properties": {
+                        "partition": {"type": "integer", "format": "int32"},
+                        "owner": nullable(json!({"type": "string", "description": "The owner's group.instance.id (<instance-id>-<subscription id>), or its member id."})),
+                        "committed": nullable(int64.clone()),
+                        "high_watermark": nullable(int64.clone()),
+                        "lag": nullable(int64.clone()),
+                    },
+                }},
+                "error": {"type": "string"},
             },
         },
         "PartitionStatus": {
@@ -369,6 +401,27 @@ fn schemas() -> Value {
             "type": "object",
             "required": ["kafka_clusters"],
             "properties": {"kafka_clusters": {"type": "array", "items": schema_ref("KafkaCluster")}},
+        },
+        "ClusterOverview": {
+            "type": "object",
+            "required": ["store", "instance_id", "processes", "errors"],
+            "properties": {
+                "store": {"type": "string", "enum": ["local", "kafka"]},
+                "metadata_topic": nullable(json!({"type": "string"})),
+                "applied_offset": nullable(int64.clone()),
+                "instance_id": {"type": "string"},
+                "processes": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["instance_id", "this", "subscriptions", "partitions"],
+                    "properties": {
+                        "instance_id": {"type": "string"},
+                        "this": {"type": "boolean"},
+                        "subscriptions": {"type": "array", "items": {"type": "string"}},
+                        "partitions": count.clone(),
+                    },
+                }},
+                "errors": {"type": "array", "items": {"type": "string"}},
+            },
         },
         "Health": {
             "type": "object",

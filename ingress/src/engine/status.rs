@@ -94,6 +94,10 @@ pub struct SubscriptionStatus {
     pub error: Option<String>,
     /// Owned partitions, ordered by topic and partition.
     pub partitions: Vec<PartitionStatus>,
+    /// With `store = "kafka"`: the subscription's consumer group across every process, from
+    /// Kafka itself (members, per-partition owner, committed offset, high watermark, lag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::kafka::group_overview::GroupStatus>,
 }
 
 /// Mutable per-partition state shared by the partition worker and its delivery tasks.

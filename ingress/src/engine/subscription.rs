@@ -201,6 +201,7 @@ impl SubscriptionRuntime {
             state,
             error,
             partitions,
+            cluster: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod fetch_session;
 pub mod fetcher;
 pub mod group;
+pub mod group_overview;
 pub mod metadata;
 pub mod oauthbearer;
 pub mod offsets;

@@ -11,7 +11,7 @@
 mod apply;
 mod replicated;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,9 @@ use crate::engine::metrics::MetricsSnapshot;
 use crate::engine::status::{RuntimeState, SubscriptionStatus};
 use crate::engine::{SubscriptionConfig, SubscriptionRuntime};
 use crate::http_client::{HandlerTls, HandlerTlsError, HttpVersion, VersionPreference};
+use crate::kafka::cluster::{Cluster, ClusterSettings};
+use crate::kafka::group_overview::{describe_group, GroupOverview, GroupStatus};
+use crate::kafka::tls::connector_for;
 use crate::metadata::{Command, EntityKey, PutOp};
 use crate::options::{redact_options, resolve, OptionError, Resolved};
 use crate::store::{PersistedState, StateStore, StoreError};
@@ -221,6 +224,41 @@ pub struct SubscriptionReport {
     pub status: SubscriptionStatus,
 }
 
+/// How long the cluster-wide part of a status may take.
+const OVERVIEW_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One process of the ingress, for `GET /cluster`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessView {
+    /// Its instance id.
+    pub instance_id: String,
+    /// Whether it is the process answering.
+    pub this: bool,
+    /// The subscriptions whose group it is a member of (per Kafka).
+    pub subscriptions: Vec<String>,
+    /// How many partitions it owns over all of them.
+    pub partitions: usize,
+}
+
+/// The processes of the ingress, for `GET /cluster`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterOverview {
+    /// `local` or `kafka`.
+    pub store: String,
+    /// The metadata topic (`kafka` store).
+    pub metadata_topic: Option<String>,
+    /// The next metadata offset this process will apply (`kafka` store).
+    pub applied_offset: Option<i64>,
+    /// This process's instance id.
+    pub instance_id: String,
+    /// This process and every process that is a member of a subscription's group, by
+    /// instance id. Processes are known through their groups, so with no subscription only
+    /// this one is listed.
+    pub processes: Vec<ProcessView>,
+    /// Groups Kafka could not describe.
+    pub errors: Vec<String>,
+}
+
 /// A request to register a deployment.
 #[derive(Debug, Clone, Default)]
 pub struct RegisterDeployment {
@@ -286,6 +324,8 @@ pub struct Ingress {
     replicated: Option<Arc<replicated::Replicated>>,
     /// The task following the metadata log.
     tailer: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Clients for the cluster-wide status, by subscription id.
+    overview_clusters: std::sync::Mutex<HashMap<String, Arc<Cluster>>>,
 }
 
 impl std::fmt::Debug for Ingress {
@@ -358,6 +398,7 @@ impl Ingress {
             inner: Arc::new(Mutex::new(inner)),
             replicated: None,
             tailer: std::sync::Mutex::new(None),
+            overview_clusters: Default::default(),
         })
     }
 
@@ -410,6 +451,7 @@ impl Ingress {
             inner,
             replicated: Some(replicated),
             tailer: std::sync::Mutex::new(Some(tailer)),
+            overview_clusters: Default::default(),
         })
     }
 
@@ -598,13 +640,144 @@ impl Ingress {
     }
 
     /// The runtime status of a subscription.
+    /// With `store = "kafka"` it also holds the group across every process, from Kafka.
     pub async fn subscription_status(&self, id: &str) -> Result<SubscriptionStatus, IngressError> {
-        let inner = self.inner.lock().await;
-        let entry = inner
-            .subscriptions
-            .get(id)
-            .ok_or_else(|| IngressError::SubscriptionNotFound(id.to_owned()))?;
-        Ok(status_of(entry))
+        let (mut status, spec) = {
+            let inner = self.inner.lock().await;
+            let entry = inner
+                .subscriptions
+                .get(id)
+                .ok_or_else(|| IngressError::SubscriptionNotFound(id.to_owned()))?;
+            (status_of(entry), entry.spec.clone())
+        };
+        if self.replicated.is_some() {
+            status.cluster = Some(match self.group_overview(&spec).await {
+                Ok(overview) => GroupStatus {
+                    overview: Some(overview),
+                    error: None,
+                },
+                Err(error) => GroupStatus {
+                    overview: None,
+                    error: Some(error),
+                },
+            });
+        }
+        Ok(status)
+    }
+
+    /// What Kafka says about the consumer group of `spec` (bounded by [`OVERVIEW_TIMEOUT`]).
+    async fn group_overview(&self, spec: &SubscriptionSpec) -> Result<GroupOverview, String> {
+        let cluster_config = self
+            .config
+            .ingress
+            .cluster(&spec.source.cluster)
+            .ok_or_else(|| format!("unknown Kafka cluster {:?}", spec.source.cluster))?;
+        let resolved =
+            resolve(cluster_config, &spec.options, spec.id.as_str()).map_err(|e| e.to_string())?;
+        let id = spec.id.to_string();
+        let cached = crate::sync::lock(&self.overview_clusters).get(&id).cloned();
+        let cluster = match cached {
+            Some(cluster) => cluster,
+            None => {
+                let settings = &resolved.settings;
+                let connector = connector_for(&settings.security, settings.socket_timeout)
+                    .map_err(|e| e.to_string())?;
+                let cluster = Arc::new(Cluster::new(
+                    ClusterSettings::from_consumer_settings(settings),
+                    connector,
+                ));
+                crate::sync::lock(&self.overview_clusters).insert(id, cluster.clone());
+                cluster
+            }
+        };
+        let group = resolved.settings.group_id.clone();
+        tokio::time::timeout(
+            OVERVIEW_TIMEOUT,
+            describe_group(&cluster, &group, &spec.source.topic),
+        )
+        .await
+        .map_err(|_| {
+            format!(
+                "Kafka did not describe group {group:?} within {}s",
+                OVERVIEW_TIMEOUT.as_secs()
+            )
+        })?
+        .map_err(|e| format!("cannot describe group {group:?}: {e}"))
+    }
+
+    /// This process and, with `store = "kafka"`, every process Kafka knows as a member of a
+    /// subscription's group.
+    pub async fn cluster_overview(&self) -> ClusterOverview {
+        let instance_id = self.config.ingress.instance_id.clone().unwrap_or_default();
+        let specs: Vec<SubscriptionSpec> = {
+            let inner = self.inner.lock().await;
+            inner
+                .order
+                .iter()
+                .filter_map(|id| inner.subscriptions.get(id))
+                .map(|e| e.spec.clone())
+                .collect()
+        };
+        let mut processes: BTreeMap<String, ProcessView> = BTreeMap::new();
+        processes.insert(
+            instance_id.clone(),
+            ProcessView {
+                instance_id: instance_id.clone(),
+                this: true,
+                subscriptions: Vec::new(),
+                partitions: 0,
+            },
+        );
+        let mut errors = Vec::new();
+        let (store, topic, applied) = match (&self.replicated, &self.config.ingress.metadata_store)
+        {
+            (Some(replicated), MetadataStoreConfig::Kafka(kafka)) => (
+                "kafka",
+                Some(kafka.topic.clone()),
+                Some(replicated.applied_offset()),
+            ),
+            _ => ("local", None, None),
+        };
+        if self.replicated.is_some() {
+            // One group after the other: each is bounded by OVERVIEW_TIMEOUT.
+            for spec in &specs {
+                let sub = spec.id.to_string();
+                let overview = self.group_overview(spec).await;
+                match overview {
+                    Ok(overview) => {
+                        let suffix = format!("-{sub}");
+                        for member in overview.members {
+                            let Some(process) = member
+                                .instance_id
+                                .as_deref()
+                                .and_then(|i| i.strip_suffix(&suffix))
+                            else {
+                                continue;
+                            };
+                            let view = processes.entry(process.to_owned()).or_insert_with(|| {
+                                ProcessView {
+                                    instance_id: process.to_owned(),
+                                    this: false,
+                                    subscriptions: Vec::new(),
+                                    partitions: 0,
+                                }
+                            });
+                            view.subscriptions.push(sub.clone());
+                            view.partitions += member.partitions.len();
+                        }
+                    }
+                    Err(e) => errors.push(format!("{sub}: {e}")),
+                }
+            }
+        }
+        ClusterOverview {
+            store: store.to_owned(),
+            metadata_topic: topic,
+            applied_offset: applied,
+            instance_id,
+            processes: processes.into_values().collect(),
+            errors,
+        }
     }
 
     /// Metrics and status of every subscription.
@@ -1013,6 +1186,7 @@ fn status_of(entry: &SubscriptionEntry) -> SubscriptionStatus {
             },
             error: None,
             partitions: Vec::new(),
+            cluster: None,
         },
     }
 }

@@ -169,6 +169,11 @@ impl Replicated {
         }
     }
 
+    /// The next offset this process will apply.
+    pub(super) fn applied_offset(&self) -> i64 {
+        *self.applied.borrow()
+    }
+
     fn take_verdict(&self, request_id: &str) -> Verdict {
         lock(&self.verdicts).remove(request_id).flatten()
     }
