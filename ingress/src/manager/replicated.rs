@@ -77,11 +77,17 @@ impl Replicated {
             .map_err(|e| IngressError::Metadata(e.to_string()))?;
         let mut next = 0;
         while next < end {
-            let (records, _) = replicated
+            let (records, high_watermark) = replicated
                 .log
                 .read(next, TAIL_WAIT)
                 .await
                 .map_err(|e| IngressError::Metadata(e.to_string()))?;
+            if records.is_empty() {
+                // Nothing is left below the high watermark: compaction removed the records
+                // there (e.g. old tombstones), which leaves nothing to apply.
+                next = next.max(high_watermark.min(end));
+                continue;
+            }
             for raw in records {
                 let record = MetadataRecord::decode(raw.key.as_deref(), raw.value.as_deref())
                     .map_err(|e| replicated.unreadable(raw.offset, &e))?;
@@ -263,7 +269,7 @@ impl Replicated {
         let mut next = *self.applied.borrow();
         let mut failing = false;
         loop {
-            let (records, _) = match self.log.read(next, TAIL_WAIT).await {
+            let (records, high_watermark) = match self.log.read(next, TAIL_WAIT).await {
                 Ok(read) => {
                     if failing {
                         tracing::info!(topic = %self.log.topic(), "metadata topic readable again");
@@ -281,6 +287,12 @@ impl Replicated {
                 }
             };
             if records.is_empty() {
+                // A long poll that returns nothing below the high watermark means compaction
+                // removed those offsets; they hold nothing to apply.
+                if high_watermark > next {
+                    next = high_watermark;
+                    self.applied.send_replace(next);
+                }
                 continue;
             }
             let mut guard = inner.lock().await;
