@@ -546,10 +546,12 @@ async fn an_unfit_metadata_topic_stops_start_up_with_the_fix() {
         "{log}"
     );
 
-    // Not compacted (tansu has no DescribeConfigs: the check is skipped with a warning).
+    // Not compacted (tansu drops DescribeConfigs: the check is skipped with a warning).
     let plain = client.create_topic("cluster-meta-plain", 1).await.unwrap();
     if BrokerKind::from_env().unwrap() == BrokerKind::Tansu {
-        println!("cluster: cleanup.policy check skipped on tansu (no DescribeConfigs)");
+        println!(
+            "cluster: cleanup.policy check skipped on tansu (it drops DescribeConfigs requests)"
+        );
     } else {
         let log = start_fails(&dir, &write_config(&dir, &bootstrap, &plain), "plain").await;
         assert!(

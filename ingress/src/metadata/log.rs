@@ -354,10 +354,27 @@ async fn check_compacted(cluster: &Cluster, topic: &str) -> Result<(), MetadataL
         }],
         ..Default::default()
     };
-    let response = broker
-        .request(&request)
-        .await
-        .map_err(|e| kafka(format!("cannot describe its configs: {e}")))?;
+    let response = match broker.request(&request).await {
+        Ok(response) => response,
+        // Some brokers list DescribeConfigs but drop the connection when asked (tansu 0.6):
+        // asked again on a new connection, the same answer means they do not implement it.
+        Err(ClientError::Connection(first)) => {
+            let again = any_broker(cluster)
+                .await
+                .map_err(|e| kafka(e.to_string()))?;
+            match again.request(&request).await {
+                Ok(response) => response,
+                Err(ClientError::Connection(_)) => {
+                    tracing::warn!(topic = %topic, broker = %again.addr(), error = %first,
+                        "the broker drops DescribeConfigs requests: cannot check that the \
+                         metadata topic is compacted; make sure it has cleanup.policy=compact");
+                    return Ok(());
+                }
+                Err(e) => return Err(kafka(format!("cannot describe its configs: {e}"))),
+            }
+        }
+        Err(e) => return Err(kafka(format!("cannot describe its configs: {e}"))),
+    };
     let result = response
         .results
         .iter()
