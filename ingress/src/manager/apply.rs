@@ -195,3 +195,177 @@ impl Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::deployments::manifest::EndpointManifest;
+    use crate::deployments::registry::DeploymentRegistry;
+    use crate::http_client::HttpVersion;
+    use crate::subscription_spec::SubscriptionId;
+
+    fn config() -> ServerConfig {
+        ServerConfig::from_toml_str(
+            Path::new("restate.toml"),
+            "[[ingress.kafka-clusters]]\nname = \"c\"\nbrokers = [\"h:9092\"]\n",
+            Vec::new(),
+        )
+        .unwrap()
+    }
+
+    fn spec(group: Option<&str>) -> SubscriptionSpec {
+        let mut options = BTreeMap::new();
+        if let Some(g) = group {
+            options.insert("group.id".to_owned(), g.to_owned());
+        }
+        SubscriptionSpec {
+            id: SubscriptionId::generate(),
+            source: "kafka://c/orders".parse().unwrap(),
+            sink: "service://Svc/h".parse().unwrap(),
+            options,
+            paused: false,
+        }
+    }
+
+    fn create(spec: &SubscriptionSpec) -> Command {
+        Command::PutSubscription {
+            op: PutOp::Create,
+            spec: spec.clone(),
+            created_offset: None,
+        }
+    }
+
+    fn update(spec: &SubscriptionSpec, created: i64) -> Command {
+        Command::PutSubscription {
+            op: PutOp::Update,
+            spec: spec.clone(),
+            created_offset: Some(created),
+        }
+    }
+
+    fn delete(spec: &SubscriptionSpec) -> Command {
+        Command::Delete(EntityKey::Subscription(spec.id.to_string()))
+    }
+
+    fn listed(inner: &Inner) -> Vec<String> {
+        inner.order.clone()
+    }
+
+    /// Applies `log` (offset = index) to a fresh state; returns it and the verdicts.
+    fn replay(log: &[Command]) -> (Inner, Vec<bool>) {
+        let config = config();
+        let mut inner = Inner::new(DeploymentRegistry::default());
+        let verdicts = log
+            .iter()
+            .enumerate()
+            .map(|(offset, c)| inner.apply(&config, offset as i64, c.clone()).is_ok())
+            .collect();
+        (inner, verdicts)
+    }
+
+    #[test]
+    fn the_first_create_of_a_source_sink_and_group_wins() {
+        let (a, b) = (spec(Some("g")), spec(Some("g")));
+        let (inner, verdicts) = replay(&[create(&a), create(&b)]);
+        assert_eq!(verdicts, [true, false]);
+        assert_eq!(listed(&inner), [a.id.to_string()]);
+        assert!(inner
+            .refused
+            .contains(&EntityKey::Subscription(b.id.to_string())));
+        // Without group.id each subscription is its own group: no conflict.
+        let (c, d) = (spec(None), spec(None));
+        let (_, verdicts) = replay(&[create(&c), create(&d)]);
+        assert_eq!(verdicts, [true, true]);
+    }
+
+    #[test]
+    fn a_duplicate_append_is_a_no_op() {
+        let a = spec(Some("g"));
+        let (inner, verdicts) = replay(&[create(&a), create(&a)]);
+        assert_eq!(verdicts, [true, true]);
+        assert_eq!(listed(&inner), [a.id.to_string()]);
+    }
+
+    #[test]
+    fn updates_of_deleted_subscriptions_are_refused_and_tombstones_fix_them() {
+        let a = spec(None);
+        let mut paused = a.clone();
+        paused.paused = true;
+        let (inner, verdicts) = replay(&[create(&a), delete(&a), update(&paused, 0)]);
+        assert_eq!(verdicts, [true, true, false]);
+        assert!(listed(&inner).is_empty());
+        assert!(inner
+            .refused
+            .contains(&EntityKey::Subscription(a.id.to_string())));
+        // The refused key's tombstone: accepted, and nothing is left refused.
+        let (inner, verdicts) = replay(&[create(&a), delete(&a), update(&paused, 0), delete(&a)]);
+        assert_eq!(verdicts, [true, true, false, true]);
+        assert!(inner.refused.is_empty());
+    }
+
+    #[test]
+    fn compaction_keeps_the_state_and_the_listing_order() {
+        // Full log: a created, b created, a paused (update), c created.
+        let (a, b, c) = (spec(None), spec(None), spec(None));
+        let mut a_paused = a.clone();
+        a_paused.paused = true;
+        let full = [create(&a), create(&b), update(&a_paused, 0), create(&c)];
+        let (whole, _) = replay(&full);
+        // Compacted: a's create is gone, its update (at offset 2) remains.
+        let config = config();
+        let mut compacted = Inner::new(DeploymentRegistry::default());
+        for (offset, command) in [(1, create(&b)), (2, update(&a_paused, 0)), (3, create(&c))] {
+            compacted.apply(&config, offset, command).unwrap();
+        }
+        assert_eq!(listed(&whole), listed(&compacted));
+        assert_eq!(
+            listed(&whole),
+            [a.id.to_string(), b.id.to_string(), c.id.to_string()]
+        );
+        assert!(compacted.subscriptions[&a.id.to_string()].spec.paused);
+        assert!(whole.subscriptions[&a.id.to_string()].spec.paused);
+    }
+
+    #[test]
+    fn deployments_follow_the_registry_rules() {
+        let registry = DeploymentRegistry::default();
+        let manifest: EndpointManifest = serde_json::from_value(serde_json::json!({
+            "services": [{"name": "Svc", "ty": "SERVICE", "handlers": [{"name": "h"}]}]
+        }))
+        .unwrap();
+        let first = registry
+            .new_deployment(
+                "http://h:1",
+                BTreeMap::new(),
+                manifest.clone(),
+                HttpVersion::Http1,
+            )
+            .unwrap();
+        let second = registry
+            .new_deployment("http://h:1", BTreeMap::new(), manifest, HttpVersion::Http1)
+            .unwrap();
+        let put = |d: &crate::deployments::Deployment, force| Command::PutDeployment {
+            deployment: d.clone(),
+            force,
+        };
+        let (inner, verdicts) = replay(&[put(&first, false), put(&second, false)]);
+        assert_eq!(verdicts, [true, false], "the same URI needs force");
+        assert_eq!(inner.registry.list().len(), 1);
+        let (inner, verdicts) = replay(&[put(&first, false), put(&second, true)]);
+        assert_eq!(verdicts, [true, true]);
+        assert_eq!(inner.registry.list()[0].id, second.id, "force replaces");
+        let gone = Command::Delete(EntityKey::Deployment(first.id.clone()));
+        let (inner, verdicts) = replay(&[put(&first, false), gone, put(&first, false)]);
+        assert_eq!(
+            verdicts,
+            [true, true, false],
+            "a deleted deployment stays deleted"
+        );
+        assert!(inner.registry.list().is_empty());
+    }
+}

@@ -75,7 +75,11 @@ impl Replicated {
             .end_offset()
             .await
             .map_err(|e| IngressError::Metadata(e.to_string()))?;
-        let mut next = 0;
+        let mut next = replicated
+            .log
+            .start_offset()
+            .await
+            .map_err(|e| IngressError::Metadata(e.to_string()))?;
         while next < end {
             let (records, high_watermark) = replicated
                 .log

@@ -174,6 +174,18 @@ impl MetadataLog {
             .map_err(|e| self.error(format!("cannot read the end offset: {e}")))
     }
 
+    /// The offset of the first record still in the log (0 unless records were deleted, e.g.
+    /// with DeleteRecords; compaction keeps it).
+    pub async fn start_offset(&self) -> Result<i64, MetadataLogError> {
+        tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            self.partition.get_offset(OffsetAt::Earliest),
+        )
+        .await
+        .map_err(|_| self.timed_out("read the start offset"))?
+        .map_err(|e| self.error(format!("cannot read the start offset: {e}")))
+    }
+
     /// The records from `offset` on (waiting up to `max_wait` for new ones) as
     /// `(offset, key, value)`, and the high watermark.
     pub async fn read(
