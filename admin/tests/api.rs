@@ -466,16 +466,46 @@ async fn health_clusters_and_inline_manifest() {
 
     let r = api.get("/kafka-clusters").await;
     assert_eq!(r.status, StatusCode::OK);
-    let clusters = r.json()["kafka_clusters"].as_array().unwrap().clone();
+    let clusters = r.json()["clusters"].as_array().unwrap().clone();
     let names: Vec<&str> = clusters
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, [CLUSTER, OTHER_CLUSTER]);
-    assert_eq!(clusters[1]["options"]["sasl.password"], "***");
-    assert_eq!(clusters[1]["options"]["sasl.username"], "***");
-    assert_eq!(clusters[1]["options"]["client.rack"], "rack-1");
+    assert_eq!(clusters[1]["properties"]["sasl.password"], "***");
+    assert_eq!(clusters[1]["properties"]["sasl.username"], "***");
+    assert_eq!(clusters[1]["properties"]["client.rack"], "rack-1");
+    assert!(clusters[1]["properties"]["metadata.broker.list"].is_string());
+    assert_eq!(clusters[1]["created_at"], "1970-01-01T00:00:00Z");
     assert!(!r.text().contains(CLUSTER_SECRET), "{}", r.text());
+    // One cluster (Restate's GET /kafka-clusters/{name}), the same under /v4.
+    let r = api
+        .get(&format!("/v4/kafka-clusters/{OTHER_CLUSTER}"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["name"], OTHER_CLUSTER);
+    assert_eq!(r.json()["subscriptions"], json!([]));
+    assert!(!r.text().contains(CLUSTER_SECRET), "{}", r.text());
+    let r = api.get("/kafka-clusters/nope").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.json()["restate_code"], Value::Null);
+    let r = api
+        .get("/kafka-clusters/nope?include_subscriptions=maybe")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Restate's /version: the CLI then uses /v4; other versions are refused with a message.
+    let r = api.get("/version").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["max_admin_api_version"], 4);
+    assert_eq!(r.json()["features"], json!({}));
+    let r = api.get("/v2/subscriptions").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("versions 4..=4"));
+    assert_eq!(api.get("/v4/health").await.status, StatusCode::OK);
+    assert_eq!(api.get("/openapi").await.status, StatusCode::OK);
 
     // A deployment with its manifest inline: no discovery (nothing listens there).
     let r = api

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::ids::{random_id, RANDOM_ID_CHARS};
+use crate::ids::restate_id;
 
 /// The prefix of subscription ids.
 pub const SUBSCRIPTION_ID_PREFIX: &str = "sub_";
@@ -82,9 +82,9 @@ impl SpecError {
 pub struct SubscriptionId(String);
 
 impl SubscriptionId {
-    /// A fresh random id: `sub_` + 26 base62 characters.
+    /// A fresh id in Restate's format: `sub_1` + 22 base62 characters (a ULID).
     pub fn generate() -> Self {
-        SubscriptionId(random_id(SUBSCRIPTION_ID_PREFIX))
+        SubscriptionId(restate_id(SUBSCRIPTION_ID_PREFIX))
     }
 
     /// Parses an id: the `sub_` prefix, then 1 to 64 ASCII letters or digits.
@@ -96,7 +96,7 @@ impl SubscriptionId {
         if rest.is_empty() || rest.len() > MAX_ID_CHARS {
             return Err(err(&format!(
                 "expected 1 to {MAX_ID_CHARS} characters after \"sub_\" (generated ids have \
-                 {RANDOM_ID_CHARS})"
+                 23)"
             )));
         }
         if !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -295,7 +295,7 @@ mod tests {
         let a = SubscriptionId::generate();
         let b = SubscriptionId::generate();
         assert_ne!(a, b);
-        assert_eq!(a.as_str().len(), 4 + 26);
+        assert_eq!(a.as_str().len(), 4 + 1 + 22);
         assert_eq!(SubscriptionId::parse(a.as_str()).unwrap(), a);
         assert_eq!(a.to_string().parse::<SubscriptionId>().unwrap(), a);
         // Restate-made ids are shorter; they parse too.

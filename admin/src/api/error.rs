@@ -1,5 +1,6 @@
 //! The one error type of the admin API: a status code and a message, sent as
-//! `{"message": "..."}`.
+//! `{"message": "...", "restate_code": ...}` (Restate's error body: its code where Restate has
+//! one for the same situation, else `null`).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,12 +15,15 @@ pub struct ApiError {
     pub status: StatusCode,
     /// What went wrong (never a secret value).
     pub message: String,
+    /// Restate's error code for the same situation (e.g. `META0009`), if it has one.
+    pub restate_code: Option<&'static str>,
 }
 
 /// The JSON body of every error response.
 #[derive(Debug, Serialize)]
 struct ErrorBody<'a> {
     message: &'a str,
+    restate_code: Option<&'static str>,
 }
 
 impl ApiError {
@@ -28,6 +32,7 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            restate_code: None,
         }
     }
 
@@ -54,9 +59,26 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     }
 }
 
+/// Restate's code for the situation of `e`: META0009 for an invalid subscription source or
+/// sink, META0006 for a service type change, META0003 for a deployment discovery failure.
+pub fn restate_code_of(e: &IngressError) -> Option<&'static str> {
+    use ingress::deployments::registry::RegistryError;
+    match e {
+        IngressError::Spec(spec) if matches!(spec.field(), "source" | "sink") => Some("META0009"),
+        IngressError::Sink(_) => Some("META0009"),
+        IngressError::Registry(RegistryError::ServiceTypeChanged { .. }) => Some("META0006"),
+        IngressError::Discovery(_) => Some("META0003"),
+        _ => None,
+    }
+}
+
 impl From<IngressError> for ApiError {
     fn from(e: IngressError) -> Self {
-        ApiError::new(status_of(e.kind()), e.to_string())
+        ApiError {
+            status: status_of(e.kind()),
+            restate_code: restate_code_of(&e),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -72,6 +94,7 @@ impl IntoResponse for ApiError {
         }
         let body = ErrorBody {
             message: &self.message,
+            restate_code: self.restate_code,
         };
         (self.status, Json(body)).into_response()
     }

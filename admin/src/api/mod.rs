@@ -21,7 +21,7 @@ use std::sync::Arc;
 use axum::extract::{MatchedPath, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::routing::{any, on, MethodFilter, MethodRouter};
 use axum::{Json, Router};
 use ingress::manager::{ClusterView, Ingress};
 use serde::Serialize;
@@ -371,13 +371,34 @@ pub const ROUTES: &[Route] = &[
         doc: Doc {
             operation_id: "list_kafka_clusters",
             tag: "kafka-clusters",
-            summary: "List the configured Kafka clusters (secret options shown as ***).",
+            summary: "List the Kafka clusters (Restate's shape; secret properties shown as ***).",
             query: &[],
             request: None,
             status: 200,
             response: Success::Json("KafkaClusterList"),
             location: false,
             errors: &[],
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/kafka-clusters/{name}",
+        handler: |m| on(m, kafka_cluster),
+        doc: Doc {
+            operation_id: "get_kafka_cluster",
+            tag: "kafka-clusters",
+            summary: "One Kafka cluster; with include_subscriptions=true also the subscriptions \
+                      consuming from it.",
+            query: &[Param {
+                name: "include_subscriptions",
+                description: "List the cluster's subscriptions (default false).",
+                ty: "boolean",
+            }],
+            request: None,
+            status: 200,
+            response: Success::Json("KafkaClusterDetail"),
+            location: false,
+            errors: &[400, 404],
         },
     },
     Route {
@@ -432,6 +453,39 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         verb: Verb::Get,
+        path: "/version",
+        handler: |m| on(m, version),
+        doc: Doc {
+            operation_id: "version",
+            tag: "operations",
+            summary: "The server version and the admin API versions it implements (Restate's \
+                      /version; every route is also served under /v4).",
+            query: &[],
+            request: None,
+            status: 200,
+            response: Success::Json("Version"),
+            location: false,
+            errors: &[],
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/openapi",
+        handler: |m| on(m, openapi::handler),
+        doc: Doc {
+            operation_id: "openapi_restate_path",
+            tag: "operations",
+            summary: "This API's OpenAPI 3.0 document (Restate's path; also /openapi.json).",
+            query: &[],
+            request: None,
+            status: 200,
+            response: Success::Json("OpenApiDocument"),
+            location: false,
+            errors: &[],
+        },
+    },
+    Route {
+        verb: Verb::Get,
         path: "/openapi.json",
         handler: |m| on(m, openapi::handler),
         doc: Doc {
@@ -448,17 +502,40 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
-/// The admin API router over `ingress`: every route of [`ROUTES`], a JSON 404 for unknown
-/// paths and a JSON 405 (with `Allow`) for unknown methods.
+/// The admin API versions (Restate's numbering) served under `/v<N>`; the unversioned paths
+/// are the same API. Restate's CLI uses `/v<min(ours, its own max)>`.
+pub const ADMIN_API_VERSIONS: std::ops::RangeInclusive<u16> = 4..=4;
+
+/// The admin API router over `ingress`: every route of [`ROUTES`], unversioned and under
+/// `/v4` (Restate's versioned prefix), a JSON 400 for other `/v<N>` prefixes, a JSON 404 for
+/// unknown paths and a JSON 405 (with `Allow`) for unknown methods.
 pub fn router(ingress: Arc<Ingress>) -> Router {
-    ROUTES
+    let api: Router<AppState> = ROUTES
         .iter()
         .fold(Router::new(), |router, route| {
             router.route(route.path, (route.handler)(route.verb.filter()))
         })
         .fallback(no_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(ingress)
+        .method_not_allowed_fallback(method_not_allowed);
+    let mut versioned = Router::new().merge(api.clone());
+    for v in 1..=9u16 {
+        versioned = if ADMIN_API_VERSIONS.contains(&v) {
+            versioned.nest(&format!("/v{v}"), api.clone())
+        } else {
+            versioned.route(&format!("/v{v}/{{*rest}}"), any(unsupported_version))
+        };
+    }
+    versioned.with_state(ingress)
+}
+
+async fn unsupported_version(uri: Uri) -> ApiError {
+    ApiError::bad_request(format!(
+        "unsupported admin API version in {}: this server implements versions {}..={} \
+         (see GET /version)",
+        uri.path(),
+        ADMIN_API_VERSIONS.start(),
+        ADMIN_API_VERSIONS.end()
+    ))
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
@@ -471,9 +548,10 @@ async fn no_route(method: Method, uri: Uri) -> ApiError {
 async fn method_not_allowed(method: Method, uri: Uri, matched: Option<MatchedPath>) -> ApiError {
     let allowed: Vec<&str> = matched
         .map(|m| {
+            let path = strip_version_prefix(m.as_str());
             ROUTES
                 .iter()
-                .filter(|r| r.path == m.as_str())
+                .filter(|r| r.path == path)
                 .map(|r| r.verb.as_str())
                 .collect()
         })
@@ -488,20 +566,69 @@ async fn method_not_allowed(method: Method, uri: Uri, matched: Option<MatchedPat
     )
 }
 
-/// `{"kafka_clusters": [...]}`.
+/// `{"clusters": [...]}` (Restate's list shape).
 #[derive(Debug, Serialize)]
 struct ClusterList {
-    kafka_clusters: Vec<ClusterView>,
+    clusters: Vec<ClusterView>,
 }
 
 async fn kafka_clusters(State(ingress): State<AppState>) -> Json<ClusterList> {
     Json(ClusterList {
-        kafka_clusters: ingress.clusters(),
+        clusters: ingress.clusters(),
     })
+}
+
+async fn kafka_cluster(
+    State(ingress): State<AppState>,
+    name: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+    query: Result<
+        axum::extract::Query<Vec<(String, String)>>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> Result<Json<ingress::manager::ClusterDetail>, ApiError> {
+    let name = body::path_param(name)?;
+    let params = body::query_params(query, &["include_subscriptions"])?;
+    let include = body::bool_param(
+        "include_subscriptions",
+        params.get("include_subscriptions").map(String::as_str),
+    )?;
+    Ok(Json(ingress.cluster(&name, include).await?))
 }
 
 async fn cluster(State(ingress): State<AppState>) -> Json<ingress::manager::ClusterOverview> {
     Json(ingress.cluster_overview().await)
+}
+
+/// `/v4/subscriptions` -> `/subscriptions` (the route table's path).
+fn strip_version_prefix(path: &str) -> &str {
+    let Some(rest) = path.strip_prefix("/v") else {
+        return path;
+    };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    match rest[digits..].strip_prefix('/') {
+        Some(_) if digits > 0 => &rest[digits..],
+        _ => path,
+    }
+}
+
+/// Restate's `GET /version` body.
+#[derive(Debug, Serialize)]
+struct VersionBody {
+    version: &'static str,
+    min_admin_api_version: u16,
+    max_admin_api_version: u16,
+    /// Restate's optional features; none of them apply here (the field is required by
+    /// Restate's CLI).
+    features: serde_json::Map<String, serde_json::Value>,
+}
+
+async fn version() -> Json<VersionBody> {
+    Json(VersionBody {
+        version: env!("CARGO_PKG_VERSION"),
+        min_admin_api_version: *ADMIN_API_VERSIONS.start(),
+        max_admin_api_version: *ADMIN_API_VERSIONS.end(),
+        features: serde_json::Map::new(),
+    })
 }
 
 async fn health() -> Response {

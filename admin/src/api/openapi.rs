@@ -390,17 +390,29 @@ fn schemas() -> Value {
         },
         "KafkaCluster": {
             "type": "object",
-            "required": ["name", "brokers", "options"],
+            "required": ["name", "properties", "created_at", "info"],
             "properties": {
                 "name": {"type": "string"},
-                "brokers": {"type": "array", "items": {"type": "string"}},
-                "options": string_map("Cluster-level options; secrets are shown as ***."),
+                "properties": string_map("librdkafka properties: the configured options plus metadata.broker.list (the brokers); secrets are shown as ***."),
+                "created_at": {"type": "string", "format": "date-time", "description": "1970-01-01T00:00:00Z for clusters of the configuration file (Restate's convention)."},
+                "info": {"type": "array", "items": {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}},
+            },
+        },
+        "KafkaClusterDetail": {
+            "type": "object",
+            "required": ["name", "properties", "created_at", "info", "subscriptions"],
+            "properties": {
+                "name": {"type": "string"},
+                "properties": string_map("As in KafkaCluster."),
+                "created_at": {"type": "string", "format": "date-time"},
+                "info": {"type": "array", "items": {"type": "object"}},
+                "subscriptions": {"type": "array", "items": schema_ref("Subscription"), "description": "With include_subscriptions=true: the subscriptions consuming from it; otherwise empty."},
             },
         },
         "KafkaClusterList": {
             "type": "object",
-            "required": ["kafka_clusters"],
-            "properties": {"kafka_clusters": {"type": "array", "items": schema_ref("KafkaCluster")}},
+            "required": ["clusters"],
+            "properties": {"clusters": {"type": "array", "items": schema_ref("KafkaCluster")}},
         },
         "ClusterOverview": {
             "type": "object",
@@ -421,6 +433,16 @@ fn schemas() -> Value {
                     },
                 }},
                 "errors": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "Version": {
+            "type": "object",
+            "required": ["version", "min_admin_api_version", "max_admin_api_version", "features"],
+            "properties": {
+                "version": {"type": "string"},
+                "min_admin_api_version": {"type": "integer"},
+                "max_admin_api_version": {"type": "integer"},
+                "features": {"type": "object", "additionalProperties": {"type": "boolean"}},
             },
         },
         "Health": {

@@ -15,7 +15,7 @@ use super::manifest::{EndpointManifest, HandlerType, ManifestError, ServiceManif
 use crate::engine::invocation::HandlerTarget;
 use crate::engine::DispatchMode;
 use crate::http_client::HttpVersion;
-use crate::ids::random_id;
+use crate::ids::restate_id;
 
 /// The prefix of deployment ids.
 pub const DEPLOYMENT_ID_PREFIX: &str = "dp_";
@@ -26,7 +26,7 @@ pub const DEPLOYMENT_ID_PREFIX: &str = "dp_";
 /// whether to show them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deployment {
-    /// `dp_` + 26 random base62 characters.
+    /// `dp_1` + 22 base62 characters (Restate's id format); older ids are kept as they are.
     pub id: String,
     /// The base URI, without trailing slash.
     pub uri: String,
@@ -268,7 +268,7 @@ impl DeploymentRegistry {
         }
         manifest.validate()?;
         Ok(Deployment {
-            id: random_id(DEPLOYMENT_ID_PREFIX),
+            id: restate_id(DEPLOYMENT_ID_PREFIX),
             uri,
             additional_headers,
             services: manifest.services,
@@ -491,7 +491,7 @@ mod tests {
             .add("http://h:9080/", headers(), greeter(), false)
             .unwrap();
         let rest = d.id.strip_prefix("dp_").unwrap();
-        assert_eq!(rest.len(), 26);
+        assert_eq!(rest.len(), 1 + 22);
         assert!(rest.chars().all(|c| c.is_ascii_alphanumeric()));
         assert_eq!(d.uri, "http://h:9080");
         assert_eq!(d.services.len(), 3);

@@ -107,6 +107,9 @@ pub enum IngressError {
     /// No service has this name.
     #[error("service {0:?} not found")]
     ServiceNotFound(String),
+    /// No Kafka cluster has this name.
+    #[error("kafka cluster {0:?} not found")]
+    ClusterNotFound(String),
     /// A deployment cannot be removed while subscriptions use its services.
     #[error(
         "deployment {deployment} serves {service:?}, used by {subscriptions}; delete those \
@@ -158,7 +161,8 @@ impl IngressError {
             IngressError::Registry(RegistryError::NotFound { .. })
             | IngressError::SubscriptionNotFound(_)
             | IngressError::DeploymentNotFound(_)
-            | IngressError::ServiceNotFound(_) => ErrorKind::NotFound,
+            | IngressError::ServiceNotFound(_)
+            | IngressError::ClusterNotFound(_) => ErrorKind::NotFound,
             IngressError::Registry(
                 RegistryError::AlreadyRegistered { .. } | RegistryError::ServiceTypeChanged { .. },
             )
@@ -202,15 +206,36 @@ pub struct DeploymentView {
     pub services: Vec<ServiceManifest>,
 }
 
-/// A configured cluster as the admin API shows it.
+/// A Kafka cluster as the admin API shows it (Restate 1.7's `KafkaCluster` shape).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterView {
     /// Its name.
     pub name: String,
-    /// Bootstrap brokers.
-    pub brokers: Vec<String>,
-    /// Cluster-level options, secrets as `***`.
-    pub options: BTreeMap<String, String>,
+    /// Its librdkafka properties: the configured options plus `metadata.broker.list` (the
+    /// `brokers`, comma-separated), secrets as `***`.
+    pub properties: BTreeMap<String, String>,
+    /// When it was created: the Unix epoch for clusters of the configuration file, as Restate
+    /// shows them.
+    pub created_at: String,
+    /// Notes about the cluster (e.g. that it comes from the configuration file).
+    pub info: Vec<ClusterInfo>,
+}
+
+/// One note of a [`ClusterView`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterInfo {
+    /// The note.
+    pub message: String,
+}
+
+/// One cluster with the subscriptions that consume from it (`GET /kafka-clusters/{name}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterDetail {
+    /// The cluster.
+    #[serde(flatten)]
+    pub cluster: ClusterView,
+    /// Its subscriptions (only when asked for; Restate's field is always present).
+    pub subscriptions: Vec<SubscriptionView>,
 }
 
 /// Metrics and status of one subscription, for `/metrics`.
@@ -971,12 +996,39 @@ impl Ingress {
             .ingress
             .kafka_clusters
             .iter()
-            .map(|c| ClusterView {
-                name: c.name.clone(),
-                brokers: c.brokers.clone(),
-                options: c.redacted_options(),
-            })
+            .map(cluster_view)
             .collect()
+    }
+
+    /// One cluster, with the subscriptions consuming from it if `include_subscriptions`.
+    pub async fn cluster(
+        &self,
+        name: &str,
+        include_subscriptions: bool,
+    ) -> Result<ClusterDetail, IngressError> {
+        let cluster = self
+            .config
+            .ingress
+            .cluster(name)
+            .ok_or_else(|| IngressError::ClusterNotFound(name.to_owned()))?;
+        let subscriptions = if include_subscriptions {
+            self.list_subscriptions(None, None)
+                .await
+                .into_iter()
+                .filter(|s| {
+                    s.source
+                        .strip_prefix("kafka://")
+                        .and_then(|rest| rest.split_once('/'))
+                        .is_some_and(|(c, _)| c == name)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(ClusterDetail {
+            cluster: cluster_view(cluster),
+            subscriptions,
+        })
     }
 
     /// Stops every subscription gracefully (drain within a bound, commit, leave the group).
@@ -1188,6 +1240,24 @@ fn status_of(entry: &SubscriptionEntry) -> SubscriptionStatus {
             partitions: Vec::new(),
             cluster: None,
         },
+    }
+}
+
+/// A configuration-file cluster in Restate's shape.
+fn cluster_view(c: &ClusterConfig) -> ClusterView {
+    let mut properties = c.redacted_options();
+    if !c.brokers.is_empty() {
+        properties.insert("metadata.broker.list".to_owned(), c.brokers.join(","));
+    }
+    ClusterView {
+        name: c.name.clone(),
+        properties,
+        created_at: "1970-01-01T00:00:00Z".to_owned(),
+        info: vec![ClusterInfo {
+            message: "defined in the configuration file ([[ingress.kafka-clusters]]): \
+                      read-only through the admin API"
+                .to_owned(),
+        }],
     }
 }
 
