@@ -34,6 +34,11 @@ if [[ -z "${KAFKA_INGRESS_PYTHON:-}" ]]; then
   KAFKA_INGRESS_PYTHON="$(scripts/python-deps.sh | tail -1)"
 fi
 export KAFKA_INGRESS_PYTHON
+# The Restate-compatibility suite runs Restate's own CLI (npm @restatedev/restate).
+if [[ -z "${KAFKA_INGRESS_RESTATE_CLI:-}" ]]; then
+  KAFKA_INGRESS_RESTATE_CLI="$(scripts/restate-cli.sh | tail -1)"
+fi
+export KAFKA_INGRESS_RESTATE_CLI
 
 echo "test.sh: testing against the broker at $KAFKA_BOOTSTRAP (${KAFKA_BROKER:-kafka})"
 

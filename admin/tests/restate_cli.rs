@@ -1,0 +1,150 @@
+//! Restate's own CLI (npm `@restatedev/restate` 1.7.12, installed by `scripts/restate-cli.sh`)
+//! against the real binary and a real broker: what it can manage today, each command exiting 0
+//! with the right content, and a subscription created by it delivering records.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed step should panic
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+use testkit::{KafkaCluster, RecordingHandler, TestClient};
+
+use support::{free_port, fresh_dir, values, wait_delivered, Server};
+
+/// The `restate` command: `KAFKA_INGRESS_RESTATE_CLI` (set by `scripts/test.sh`), else the
+/// one `scripts/restate-cli.sh` installs.
+fn restate_cli() -> PathBuf {
+    if let Ok(path) = std::env::var("KAFKA_INGRESS_RESTATE_CLI") {
+        return PathBuf::from(path);
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/restate-cli.sh");
+    let out = Command::new("bash").arg(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/restate-cli.sh failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    PathBuf::from(stdout.lines().last().unwrap().trim())
+}
+
+/// Runs `restate <args>` against `admin` with a clean home (no config, no colours); returns
+/// (success, stdout + stderr).
+fn restate(cli: &Path, home: &Path, admin: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(cli)
+        .args(args)
+        .env("RESTATE_ADMIN_URL", admin)
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .env("TERM", "dumb")
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_restate_cli_manages_subscriptions_and_reads_clusters() {
+    let cli = restate_cli();
+    let bootstrap = KafkaCluster::shared().unwrap().bootstrap().to_owned();
+    let client = TestClient::connect(&bootstrap).await.unwrap();
+    let topic = client.create_topic("restate-cli", 2).await.unwrap();
+    let h = RecordingHandler::start(RecordingHandler::manifest("Svc", "SERVICE", &["h"]))
+        .await
+        .unwrap();
+    let dir = fresh_dir("restate-cli");
+    let config = dir.join("restate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[ingress.kafka-clusters]]\nname = \"local\"\nbrokers = [\"PLAINTEXT://{bootstrap}\"]\n\
+             \"sasl.password\" = \"cli-secret\"\n\"security.protocol\" = \"plaintext\"\n"
+        ),
+    )
+    .unwrap();
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut server = Server::start(&config, &dir.join("data"), free_port(), dir.join("log"));
+    server.wait_healthy().await;
+    let admin = server.admin.clone();
+    let run = |args: &[&str]| {
+        let (ok, text) = restate(&cli, &home, &admin, args);
+        assert!(ok, "restate {} failed:\n{text}", args.join(" "));
+        assert!(
+            !text.contains("Could not verify the admin API version"),
+            "restate {}: {text}",
+            args.join(" ")
+        );
+        text
+    };
+
+    // whoami exits 0 even when it fails: the text says whether the admin API answered.
+    let text = run(&["whoami"]);
+    assert!(text.contains("is healthy!"), "{text}");
+
+    // The deployment is registered through our API (the CLI's register is not compatible yet).
+    let (status, dep) = server
+        .call("POST", "/deployments", Some(json!({"uri": h.url()})))
+        .await;
+    assert_eq!(status, 201, "{dep}");
+
+    // Kafka clusters: listed and described, secrets redacted.
+    let text = run(&["kafka-clusters", "list"]);
+    assert!(text.contains("local"), "{text}");
+    assert!(!text.contains("cli-secret"), "{text}");
+
+    // Subscriptions: create, list, describe.
+    let source = format!("kafka://local/{topic}");
+    let text = run(&[
+        "--yes",
+        "subscriptions",
+        "create",
+        &source,
+        "service://Svc/h",
+        "auto.offset.reset=earliest",
+    ]);
+    let id = text
+        .split_whitespace()
+        .find(|w| w.starts_with("sub_"))
+        .unwrap_or_else(|| panic!("no id in: {text}"))
+        .to_owned();
+    assert!(
+        text.contains(&format!("Subscription {id} created")),
+        "{text}"
+    );
+    let text = run(&["subscriptions", "list"]);
+    assert!(text.contains(&id) && text.contains(&source), "{text}");
+    let text = run(&["subscriptions", "describe", &id]);
+    assert!(
+        text.contains(&source) && text.contains("service://Svc/h"),
+        "{text}"
+    );
+    assert!(text.contains("auto.offset.reset"), "{text}");
+    let text = run(&["kafka-clusters", "describe", "local"]);
+    assert!(text.contains(&id), "{text}");
+    assert!(!text.contains("cli-secret"), "{text}");
+
+    // The subscription the CLI created delivers.
+    client
+        .produce_keyed(&topic, 2, values("cli", 20), 20)
+        .await
+        .unwrap();
+    wait_delivered(&h, "/Svc/h", 20, &server).await;
+
+    // Delete: gone.
+    let text = run(&["--yes", "subscriptions", "delete", &id]);
+    assert!(
+        text.contains(&format!("Subscription {id} deleted")),
+        "{text}"
+    );
+    let text = run(&["subscriptions", "list"]);
+    assert!(text.contains("No subscriptions registered"), "{text}");
+}
