@@ -443,10 +443,20 @@ async fn subscription_lifecycle_like_the_restate_docs() {
     assert_eq!(r.json()["services"][0]["deployment_id"], dp_id);
     let r = api.get("/services/Counter").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.json()["ty"], "VIRTUAL_OBJECT");
+    // Restate's ServiceMetadata shape: PascalCase types, revision, descriptions.
+    assert_eq!(r.json()["ty"], "VirtualObject");
+    assert_eq!(r.json()["revision"], 1);
+    assert_eq!(r.json()["handlers"][0]["ty"], "Exclusive");
+    assert_eq!(
+        r.json()["handlers"][0]["input_description"],
+        "application/json"
+    );
     let r = api.get(&format!("/deployments/{dp_id}")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["id"], dp_id);
+    assert_eq!(r.json()["protocol_type"], "RequestResponse");
+    assert_eq!(r.json()["services"][0]["ty"], "VirtualObject");
+    assert_eq!(r.json()["services"][0]["revision"], 1);
     let r = api.get("/deployments").await;
     assert_eq!(r.json()["deployments"][0]["id"], dp_id);
 

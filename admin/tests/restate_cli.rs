@@ -1,6 +1,8 @@
 //! Restate's own CLI (npm `@restatedev/restate` 1.7.12, installed by `scripts/restate-cli.sh`)
-//! against the real binary and a real broker: what it can manage today, each command exiting 0
-//! with the right content, and a subscription created by it delivering records.
+//! against the real binary and a real broker: what it can manage today (whoami, deployments
+//! and services list/describe, kafka-clusters list/describe, subscriptions
+//! create/list/describe/delete), each command exiting 0 with the right content, and a
+//! subscription created by it delivering records.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed step should panic
 
@@ -52,7 +54,7 @@ fn restate(cli: &Path, home: &Path, admin: &str, args: &[&str]) -> (bool, String
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_restate_cli_manages_subscriptions_and_reads_clusters() {
+async fn the_restate_cli_manages_subscriptions_and_reads_deployments_services_and_clusters() {
     let cli = restate_cli();
     let bootstrap = KafkaCluster::shared().unwrap().bootstrap().to_owned();
     let client = TestClient::connect(&bootstrap).await.unwrap();
@@ -95,6 +97,20 @@ async fn the_restate_cli_manages_subscriptions_and_reads_clusters() {
         .call("POST", "/deployments", Some(json!({"uri": h.url()})))
         .await;
     assert_eq!(status, 201, "{dep}");
+    let dp = dep["id"].as_str().unwrap().to_owned();
+
+    // Deployments and services: listed and described in Restate's shapes.
+    let text = run(&["services", "list"]);
+    assert!(text.contains("Svc") && text.contains(&dp), "{text}");
+    let text = run(&["services", "describe", "Svc"]);
+    assert!(
+        text.contains("application/json") && text.contains(&dp),
+        "{text}"
+    );
+    let text = run(&["deployments", "list"]);
+    assert!(text.contains(&dp) && text.contains("Svc [1]"), "{text}");
+    let text = run(&["deployments", "describe", &dp]);
+    assert!(text.contains(&h.url()) && text.contains("Svc"), "{text}");
 
     // Kafka clusters: listed and described, secrets redacted.
     let text = run(&["kafka-clusters", "list"]);

@@ -8,8 +8,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ingress::deployments::manifest::ServiceManifest;
-use ingress::deployments::registry::ServiceInfo;
-use ingress::manager::{DeploymentView, RegisterDeployment};
+use ingress::manager::{DeploymentView, RegisterDeployment, ServiceView};
 use serde::Serialize;
 
 use super::body::{bool_param, json_object, path_param, query_params, type_name, Fields};
@@ -37,7 +36,7 @@ pub struct DeploymentList {
 #[derive(Debug, Serialize)]
 pub struct ServiceList {
     /// The services, by name.
-    pub services: Vec<ServiceInfo>,
+    pub services: Vec<ServiceView>,
 }
 
 /// `POST /deployments`: 201 + `Location: deployments/<id>` + the deployment.
@@ -124,7 +123,7 @@ pub async fn list_services(State(ingress): State<AppState>) -> Json<ServiceList>
 pub async fn get_service(
     State(ingress): State<AppState>,
     name: Result<Path<String>, PathRejection>,
-) -> Result<Json<ServiceInfo>, ApiError> {
+) -> Result<Json<ServiceView>, ApiError> {
     let name = path_param(name)?;
     Ok(Json(ingress.get_service(&name).await?))
 }

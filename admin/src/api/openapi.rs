@@ -349,14 +349,17 @@ fn schemas() -> Value {
         },
         "Deployment": {
             "type": "object",
-            "required": ["id", "uri", "additional_headers", "http_version", "created_at", "services"],
+            "required": ["id", "uri", "additional_headers", "http_version", "created_at", "protocol_type", "min_protocol_version", "max_protocol_version", "services"],
             "properties": {
                 "id": {"type": "string", "example": "dp_14LsPzKeRbNNgGBf2Rs4RUPt"},
                 "uri": {"type": "string"},
                 "additional_headers": string_map("Credential-like header values are shown as ***."),
                 "http_version": {"type": "string", "enum": ["HTTP/1.1", "HTTP/2.0"], "description": "What invocations speak."},
                 "created_at": {"type": "string", "format": "date-time"},
-                "services": {"type": "array", "items": schema_ref("ServiceManifest")},
+                "protocol_type": {"type": "string", "enum": ["RequestResponse"], "description": "Restate's field: one request and one response per record."},
+                "min_protocol_version": {"type": "integer", "description": "0: a plain HTTP handler, not Restate's service protocol."},
+                "max_protocol_version": {"type": "integer"},
+                "services": {"type": "array", "items": schema_ref("Service"), "description": "The services it declares, with their revision."},
             },
         },
         "DeploymentList": {
@@ -366,20 +369,24 @@ fn schemas() -> Value {
         },
         "Service": {
             "type": "object",
-            "required": ["name", "ty", "deployment_id", "handlers"],
+            "required": ["name", "ty", "deployment_id", "revision", "public", "handlers"],
             "properties": {
                 "name": {"type": "string"},
-                "ty": {"type": "string", "enum": ["SERVICE", "VIRTUAL_OBJECT", "WORKFLOW"]},
+                "ty": {"type": "string", "enum": ["Service", "VirtualObject", "Workflow"], "description": "Restate's admin API spelling (the manifest says SERVICE, VIRTUAL_OBJECT, WORKFLOW)."},
                 "deployment_id": {"type": "string", "description": "The newest deployment declaring it, which serves it."},
+                "revision": {"type": "integer", "description": "Its position among the deployments declaring it, oldest first."},
+                "public": {"type": "boolean"},
                 "handlers": {"type": "array", "items": schema_ref("Handler")},
             },
         },
         "Handler": {
             "type": "object",
-            "required": ["name", "input_content_type"],
+            "required": ["name", "input_description", "output_description", "input_content_type"],
             "properties": {
                 "name": {"type": "string"},
-                "ty": nullable(json!({"type": "string", "enum": ["EXCLUSIVE", "SHARED", "WORKFLOW"], "description": "Effective type; null for services."})),
+                "ty": {"type": "string", "enum": ["Exclusive", "Shared", "Workflow"], "description": "Effective type; absent for services."},
+                "input_description": {"type": "string", "description": "The content type records are sent with."},
+                "output_description": {"type": "string", "description": "Empty: handler output is not read."},
                 "input_content_type": {"type": "string"},
             },
         },

@@ -351,6 +351,22 @@ impl DeploymentRegistry {
         served.into_values().collect()
     }
 
+    /// Restate's revision of `service` in deployment `deployment_id`: its 1-based position
+    /// among the registered deployments declaring the service, oldest first (the newest
+    /// serves it).
+    pub fn revision(&self, deployment_id: &str, service: &str) -> u32 {
+        let mut revision = 0u32;
+        for d in &self.deployments {
+            if d.services.iter().any(|s| s.name == service) {
+                revision = revision.saturating_add(1);
+            }
+            if d.id == deployment_id {
+                break;
+            }
+        }
+        revision.max(1)
+    }
+
     /// The service `name` as served now.
     pub fn service(&self, name: &str) -> Option<ServiceInfo> {
         self.owner(name).map(|(d, s)| service_info(d, s))
@@ -412,7 +428,8 @@ impl DeploymentRegistry {
     }
 }
 
-fn service_info(deployment: &Deployment, service: &ServiceManifest) -> ServiceInfo {
+/// `service` as `deployment` serves it.
+pub fn service_info(deployment: &Deployment, service: &ServiceManifest) -> ServiceInfo {
     ServiceInfo {
         name: service.name.clone(),
         ty: service.ty,

@@ -21,9 +21,9 @@ use tokio::sync::Mutex;
 use crate::config::MetadataStoreConfig;
 use crate::config::{ClusterConfig, ServerConfig};
 use crate::deployments::discovery::{discover, is_https, DiscoveryError};
-use crate::deployments::manifest::{EndpointManifest, ServiceManifest};
+use crate::deployments::manifest::{EndpointManifest, HandlerType, ServiceManifest, ServiceType};
 use crate::deployments::registry::{
-    Deployment, DeploymentRegistry, RegistryError, ServiceInfo, SinkError, SinkTarget,
+    service_info, Deployment, DeploymentRegistry, RegistryError, ServiceInfo, SinkError, SinkTarget,
 };
 use crate::engine::metrics::MetricsSnapshot;
 use crate::engine::status::{RuntimeState, SubscriptionStatus};
@@ -202,8 +202,50 @@ pub struct DeploymentView {
     pub http_version: HttpVersion,
     /// When it was registered.
     pub created_at: String,
-    /// The services it serves.
-    pub services: Vec<ServiceManifest>,
+    /// Restate's protocol type: one request and one response per record.
+    pub protocol_type: &'static str,
+    /// Restate's service-protocol range: 0 (kafka-ingress invokes plain HTTP handlers, not
+    /// Restate's service protocol).
+    pub min_protocol_version: i32,
+    /// See `min_protocol_version`.
+    pub max_protocol_version: i32,
+    /// The services it declares, in Restate's shape (with their revision).
+    pub services: Vec<ServiceView>,
+}
+
+/// A service as the admin API shows it (Restate 1.7's `ServiceMetadata` shape, with the
+/// fields that apply to kafka-ingress).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceView {
+    /// The service name.
+    pub name: String,
+    /// `Service`, `VirtualObject` or `Workflow` (the admin API's spelling).
+    pub ty: &'static str,
+    /// Its handlers in manifest order.
+    pub handlers: Vec<HandlerView>,
+    /// The deployment serving it (the newest one declaring it) or, inside a deployment, that
+    /// deployment.
+    pub deployment_id: String,
+    /// Its position among the deployments declaring it, oldest first.
+    pub revision: u32,
+    /// Always true: every handler may be a subscription's sink.
+    pub public: bool,
+}
+
+/// One handler of a [`ServiceView`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HandlerView {
+    /// The handler name.
+    pub name: String,
+    /// `Exclusive`, `Shared` or `Workflow` (the effective type); absent for services.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ty: Option<&'static str>,
+    /// The content type records are sent with.
+    pub input_description: String,
+    /// Empty: kafka-ingress does not read handler output.
+    pub output_description: String,
+    /// The content type records are sent with (kafka-ingress's own field).
+    pub input_content_type: String,
 }
 
 /// A Kafka cluster as the admin API shows it (Restate 1.7's `KafkaCluster` shape).
@@ -882,7 +924,8 @@ impl Ingress {
                 .await?;
             tracing::info!(deployment = %deployment.id, uri = %deployment.uri,
                 "deployment registered (metadata log)");
-            return Ok(deployment_view(&deployment));
+            let inner = self.inner.lock().await;
+            return Ok(deployment_view(&inner.registry, &deployment));
         }
         let mut inner = self.inner.lock().await;
         let before = inner.registry.clone();
@@ -903,13 +946,18 @@ impl Ingress {
         // Subscriptions follow their service to the newest deployment (Restate semantics);
         // ones that could not start before (no such service yet) start now.
         reconcile(&mut inner, &self.config, &self.handler_tls).await;
-        Ok(deployment_view(&deployment))
+        Ok(deployment_view(&inner.registry, &deployment))
     }
 
     /// Every deployment, oldest first.
     pub async fn list_deployments(&self) -> Vec<DeploymentView> {
         let inner = self.inner.lock().await;
-        inner.registry.list().iter().map(deployment_view).collect()
+        inner
+            .registry
+            .list()
+            .iter()
+            .map(|d| deployment_view(&inner.registry, d))
+            .collect()
     }
 
     /// One deployment.
@@ -918,7 +966,7 @@ impl Ingress {
         inner
             .registry
             .get(id)
-            .map(deployment_view)
+            .map(|d| deployment_view(&inner.registry, d))
             .ok_or_else(|| IngressError::DeploymentNotFound(id.to_owned()))
     }
 
@@ -976,17 +1024,23 @@ impl Ingress {
     }
 
     /// Every service, by name.
-    pub async fn list_services(&self) -> Vec<ServiceInfo> {
-        self.inner.lock().await.registry.services()
+    pub async fn list_services(&self) -> Vec<ServiceView> {
+        let inner = self.inner.lock().await;
+        inner
+            .registry
+            .services()
+            .into_iter()
+            .map(|s| service_view(&inner.registry, s))
+            .collect()
     }
 
     /// One service.
-    pub async fn get_service(&self, name: &str) -> Result<ServiceInfo, IngressError> {
-        self.inner
-            .lock()
-            .await
+    pub async fn get_service(&self, name: &str) -> Result<ServiceView, IngressError> {
+        let inner = self.inner.lock().await;
+        inner
             .registry
             .service(name)
+            .map(|s| service_view(&inner.registry, s))
             .ok_or_else(|| IngressError::ServiceNotFound(name.to_owned()))
     }
 
@@ -1274,7 +1328,41 @@ fn is_secret_header(name: &str) -> bool {
         || n.contains("apikey")
 }
 
-fn deployment_view(d: &Deployment) -> DeploymentView {
+/// Restate's spelling of a service type in the admin API.
+fn service_type_name(ty: ServiceType) -> &'static str {
+    match ty {
+        ServiceType::Service => "Service",
+        ServiceType::VirtualObject => "VirtualObject",
+        ServiceType::Workflow => "Workflow",
+    }
+}
+
+fn service_view(registry: &DeploymentRegistry, s: ServiceInfo) -> ServiceView {
+    ServiceView {
+        ty: service_type_name(s.ty),
+        revision: registry.revision(&s.deployment_id, &s.name),
+        handlers: s
+            .handlers
+            .into_iter()
+            .map(|h| HandlerView {
+                name: h.name,
+                ty: h.ty.map(|t| match t {
+                    HandlerType::Exclusive => "Exclusive",
+                    HandlerType::Shared => "Shared",
+                    HandlerType::Workflow => "Workflow",
+                }),
+                input_description: h.input_content_type.clone(),
+                output_description: String::new(),
+                input_content_type: h.input_content_type,
+            })
+            .collect(),
+        name: s.name,
+        deployment_id: s.deployment_id,
+        public: true,
+    }
+}
+
+fn deployment_view(registry: &DeploymentRegistry, d: &Deployment) -> DeploymentView {
     DeploymentView {
         id: d.id.clone(),
         uri: d.uri.clone(),
@@ -1292,7 +1380,14 @@ fn deployment_view(d: &Deployment) -> DeploymentView {
             .collect(),
         http_version: d.http_version,
         created_at: d.created_at.clone(),
-        services: d.services.clone(),
+        protocol_type: "RequestResponse",
+        min_protocol_version: 0,
+        max_protocol_version: 0,
+        services: d
+            .services
+            .iter()
+            .map(|s| service_view(registry, service_info(d, s)))
+            .collect(),
     }
 }
 
@@ -1314,7 +1409,7 @@ mod tests {
             http_version: HttpVersion::Http1,
             created_at: "2026-01-01T00:00:00Z".into(),
         };
-        let v = deployment_view(&d);
+        let v = deployment_view(&DeploymentRegistry::default(), &d);
         assert_eq!(v.additional_headers["Authorization"], "***");
         assert_eq!(v.additional_headers["x-api-key"], "***");
         assert_eq!(v.additional_headers["x-tenant"], "blue");
