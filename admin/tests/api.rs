@@ -451,6 +451,19 @@ async fn subscription_lifecycle_like_the_restate_docs() {
         r.json()["handlers"][0]["input_description"],
         "application/json"
     );
+    let r = api.get("/v4/services/Counter/handlers").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["handlers"][0]["name"], "add");
+    let r = api.get("/services/Counter/handlers/add").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["ty"], "Exclusive");
+    let r = api.get("/services/Counter/handlers/nope").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(
+        r.message().contains("has no handler \"nope\""),
+        "{}",
+        r.message()
+    );
     let r = api.get(&format!("/deployments/{dp_id}")).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["id"], dp_id);
@@ -1026,7 +1039,10 @@ async fn openapi_documents_every_route() {
     for (path, item) in paths {
         for method in item.as_object().unwrap().keys() {
             operations += 1;
-            let concrete = path.replace("{id}", "sub_none").replace("{name}", "None");
+            let concrete = path
+                .replace("{id}", "sub_none")
+                .replace("{name}", "None")
+                .replace("{handler}", "none");
             let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
             let r = api.call(method.clone(), &concrete).await;
             assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");

@@ -235,6 +235,18 @@ pub fn path_param(path: Result<Path<String>, PathRejection>) -> Result<String, A
     })
 }
 
+/// Two path parameters (e.g. `/services/{name}/handlers/{handler}`).
+pub fn path_params2(
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<(String, String), ApiError> {
+    path.map(|Path(p)| p).map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            format!("invalid path parameter: {}", rejection.body_text()),
+        )
+    })
+}
+
 /// Parses a `true`/`false` query parameter.
 pub fn bool_param(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
     match value {

@@ -8,10 +8,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ingress::deployments::manifest::ServiceManifest;
-use ingress::manager::{DeploymentView, RegisterDeployment, ServiceView};
+use ingress::manager::{
+    DeploymentView, HandlerView, IngressError, RegisterDeployment, ServiceView,
+};
 use serde::Serialize;
 
-use super::body::{bool_param, json_object, path_param, query_params, type_name, Fields};
+use super::body::{
+    bool_param, json_object, path_param, path_params2, query_params, type_name, Fields,
+};
 use super::error::ApiError;
 use super::subscriptions::location;
 use super::AppState;
@@ -126,4 +130,43 @@ pub async fn get_service(
 ) -> Result<Json<ServiceView>, ApiError> {
     let name = path_param(name)?;
     Ok(Json(ingress.get_service(&name).await?))
+}
+
+/// `{"handlers": [...]}` (Restate's shape).
+#[derive(Debug, Serialize)]
+pub struct HandlerList {
+    /// The service's handlers, in manifest order.
+    pub handlers: Vec<HandlerView>,
+}
+
+/// `GET /services/{name}/handlers`.
+pub async fn list_handlers(
+    State(ingress): State<AppState>,
+    name: Result<Path<String>, PathRejection>,
+) -> Result<Json<HandlerList>, ApiError> {
+    let name = path_param(name)?;
+    let service = ingress.get_service(&name).await?;
+    Ok(Json(HandlerList {
+        handlers: service.handlers,
+    }))
+}
+
+/// `GET /services/{name}/handlers/{handler}`.
+pub async fn get_handler(
+    State(ingress): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<HandlerView>, ApiError> {
+    let (name, handler) = path_params2(path)?;
+    let service = ingress.get_service(&name).await?;
+    service
+        .handlers
+        .into_iter()
+        .find(|h| h.name == handler)
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::from(IngressError::HandlerNotFound {
+                service: name,
+                handler,
+            })
+        })
 }

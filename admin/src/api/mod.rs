@@ -366,6 +366,38 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         verb: Verb::Get,
+        path: "/services/{name}/handlers",
+        handler: |m| on(m, deployments::list_handlers),
+        doc: Doc {
+            operation_id: "list_service_handlers",
+            tag: "services",
+            summary: "List a service's handlers (Restate's shape).",
+            query: &[],
+            request: None,
+            status: 200,
+            response: Success::Json("HandlerList"),
+            location: false,
+            errors: &[404],
+        },
+    },
+    Route {
+        verb: Verb::Get,
+        path: "/services/{name}/handlers/{handler}",
+        handler: |m| on(m, deployments::get_handler),
+        doc: Doc {
+            operation_id: "get_service_handler",
+            tag: "services",
+            summary: "Get one handler of a service.",
+            query: &[],
+            request: None,
+            status: 200,
+            response: Success::Json("Handler"),
+            location: false,
+            errors: &[404],
+        },
+    },
+    Route {
+        verb: Verb::Get,
         path: "/kafka-clusters",
         handler: |m| on(m, kafka_clusters),
         doc: Doc {

@@ -390,6 +390,11 @@ fn schemas() -> Value {
                 "input_content_type": {"type": "string"},
             },
         },
+        "HandlerList": {
+            "type": "object",
+            "required": ["handlers"],
+            "properties": {"handlers": {"type": "array", "items": schema_ref("Handler")}},
+        },
         "ServiceList": {
             "type": "object",
             "required": ["services"],

@@ -107,6 +107,14 @@ pub enum IngressError {
     /// No service has this name.
     #[error("service {0:?} not found")]
     ServiceNotFound(String),
+    /// The service has no handler with this name.
+    #[error("service {service:?} has no handler {handler:?}")]
+    HandlerNotFound {
+        /// The service.
+        service: String,
+        /// The handler asked for.
+        handler: String,
+    },
     /// No Kafka cluster has this name.
     #[error("kafka cluster {0:?} not found")]
     ClusterNotFound(String),
@@ -162,7 +170,8 @@ impl IngressError {
             | IngressError::SubscriptionNotFound(_)
             | IngressError::DeploymentNotFound(_)
             | IngressError::ServiceNotFound(_)
-            | IngressError::ClusterNotFound(_) => ErrorKind::NotFound,
+            | IngressError::ClusterNotFound(_)
+            | IngressError::HandlerNotFound { .. } => ErrorKind::NotFound,
             IngressError::Registry(
                 RegistryError::AlreadyRegistered { .. } | RegistryError::ServiceTypeChanged { .. },
             )
