@@ -927,20 +927,42 @@ async fn discovery_failure_is_400_naming_the_url() {
 }
 
 #[tokio::test]
-async fn duplicate_deployment_uri_is_409_unless_forced() {
+async fn registering_a_known_uri_again_answers_200_with_the_same_deployment_unless_forced() {
     let api = Api::new().await;
     let handler = counter_handler().await;
     let first = api.register(&handler).await;
-    api.post("/deployments", json!({"uri": handler.url()}))
-        .await
-        .assert_error(
-            StatusCode::CONFLICT,
-            &["already registered", &first, "force"],
-        );
+    // Restate's CLI body: nulls and its extra fields are accepted.
+    let cli_body = |dry_run: bool, force: bool| {
+        json!({"uri": handler.url(), "additional_headers": null, "use_http_11": false,
+               "breaking": false, "force": force, "dry_run": dry_run,
+               "metadata": {"github.repository": "me/repo"}})
+    };
+    for dry_run in [true, false] {
+        let r = api.post("/deployments", cli_body(dry_run, false)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(r.json()["id"], first.as_str());
+    }
+    assert_eq!(
+        api.get("/deployments").await.json()["deployments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A dry run of a replacement validates and answers, but changes nothing.
+    let r = api.post("/deployments", cli_body(true, true)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let dry_id = r.json()["id"].as_str().unwrap().to_owned();
+    assert_ne!(dry_id, first);
+    let listed = api.get("/deployments").await.json()["deployments"].clone();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], first.as_str());
+    // force replaces it (with a new id).
     let r = api
         .post("/deployments", json!({"uri": handler.url(), "force": true}))
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_ne!(r.json()["id"], first.as_str());
 }
 
 #[tokio::test]

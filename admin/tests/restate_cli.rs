@@ -1,6 +1,6 @@
 //! Restate's own CLI (npm `@restatedev/restate` 1.7.12, installed by `scripts/restate-cli.sh`)
 //! against the real binary and a real broker: what it can manage today (whoami, deployments
-//! and services list/describe, kafka-clusters list/describe, subscriptions
+//! register/list/describe, services list/describe, kafka-clusters list/describe, subscriptions
 //! create/list/describe/delete), each command exiting 0 with the right content, and a
 //! subscription created by it delivering records.
 
@@ -11,7 +11,6 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::json;
 use testkit::{KafkaCluster, RecordingHandler, TestClient};
 
 use support::{free_port, fresh_dir, values, wait_delivered, Server};
@@ -92,12 +91,24 @@ async fn the_restate_cli_manages_subscriptions_and_reads_deployments_services_an
     let text = run(&["whoami"]);
     assert!(text.contains("is healthy!"), "{text}");
 
-    // The deployment is registered through our API (the CLI's register is not compatible yet).
+    // The deployment is registered by the CLI (a dry run, then the registration); again, it
+    // answers that it exists already.
+    let text = run(&["--yes", "deployments", "register", &h.url()]);
+    let dp = text
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .find(|w| w.starts_with("dp_"))
+        .unwrap_or_else(|| panic!("no deployment id in: {text}"))
+        .to_owned();
     let (status, dep) = server
-        .call("POST", "/deployments", Some(json!({"uri": h.url()})))
+        .call("GET", &format!("/deployments/{dp}"), None)
         .await;
-    assert_eq!(status, 201, "{dep}");
-    let dp = dep["id"].as_str().unwrap().to_owned();
+    assert_eq!(status, 200, "{dep}");
+    assert_eq!(dep["uri"], h.url().trim_end_matches('/'));
+    let text = run(&["--yes", "deployments", "register", &h.url()]);
+    assert!(
+        text.contains("already exists") && text.contains(&dp),
+        "{text}"
+    );
 
     // Deployments and services: listed and described in Restate's shapes.
     let text = run(&["services", "list"]);

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ingress::deployments::manifest::ServiceManifest;
 use ingress::manager::{
-    DeploymentView, HandlerView, IngressError, RegisterDeployment, ServiceView,
+    DeploymentView, HandlerView, IngressError, RegisterDeployment, Registration, ServiceView,
 };
 use serde::Serialize;
 
@@ -27,6 +27,9 @@ const REGISTER_FIELDS: &[&str] = &[
     "force",
     "use_http_11",
     "services",
+    "breaking",
+    "dry_run",
+    "metadata",
 ];
 
 /// `{"deployments": [...]}`.
@@ -53,6 +56,11 @@ pub async fn register(
     let uri = fields.required_string("uri", "http://<host>:<port>")?;
     let additional_headers = fields.string_map("additional_headers", "header", false)?;
     let force = fields.optional_bool("force")?.unwrap_or(false);
+    let breaking = fields.optional_bool("breaking")?.unwrap_or(false);
+    let dry_run = fields.optional_bool("dry_run")?.unwrap_or(false);
+    // Restate's deployment metadata (its CLI adds GitHub Actions fields on its own): accepted
+    // as an object of strings, not used.
+    let _metadata = fields.string_map("metadata", "metadata entry", false)?;
     let use_http_11 = fields.optional_bool("use_http_11")?;
     let services = match fields.optional_value("services") {
         None => None,
@@ -69,22 +77,23 @@ pub async fn register(
             )))
         }
     };
-    let view = ingress
+    let (view, registration) = ingress
         .register_deployment(RegisterDeployment {
             uri,
             additional_headers,
             services,
             force,
+            breaking,
+            dry_run,
             use_http_11,
         })
         .await?;
     let location = location("deployments", &view.id)?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(view),
-    )
-        .into_response())
+    let status = match registration {
+        Registration::Created => StatusCode::CREATED,
+        Registration::Unchanged => StatusCode::OK,
+    };
+    Ok((status, [(header::LOCATION, location)], Json(view)).into_response())
 }
 
 /// `GET /deployments`.

@@ -335,6 +335,16 @@ pub struct ClusterOverview {
     pub errors: Vec<String>,
 }
 
+/// What registering did (Restate's answer: 201 for created, 200 for unchanged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// A new deployment (or, with force, a replacement with a new id).
+    Created,
+    /// The URI was registered already and `force` was not set: nothing changed and the
+    /// existing deployment is returned (Restate's answer since admin API v3).
+    Unchanged,
+}
+
 /// A request to register a deployment.
 #[derive(Debug, Clone, Default)]
 pub struct RegisterDeployment {
@@ -344,8 +354,13 @@ pub struct RegisterDeployment {
     pub additional_headers: BTreeMap<String, String>,
     /// An inline manifest; discovery is skipped when given.
     pub services: Option<Vec<ServiceManifest>>,
-    /// Replace a deployment with the same URI.
+    /// Replace a deployment with the same URI (new id) and allow service type changes.
     pub force: bool,
+    /// Restate's `breaking`: allow service type changes.
+    pub breaking: bool,
+    /// Restate's `dry_run`: discover and validate, answer what would be registered, change
+    /// nothing.
+    pub dry_run: bool,
     /// Restate's `use_http_11`: `Some(true)` = HTTP/1.1, `Some(false)` = HTTP/2 (h2c with
     /// prior knowledge on `http://`), `None` = HTTP/1.1 on `http://`, and on `https://`
     /// whatever ALPN agrees on during discovery (HTTP/1.1 for an inline manifest).
@@ -881,7 +896,20 @@ impl Ingress {
     pub async fn register_deployment(
         &self,
         request: RegisterDeployment,
-    ) -> Result<DeploymentView, IngressError> {
+    ) -> Result<(DeploymentView, Registration), IngressError> {
+        if !request.force {
+            // Restate answers a known URI without force at once: no discovery, no change.
+            let uri = crate::deployments::discovery::normalize_deployment_uri(&request.uri)
+                .map_err(|e| IngressError::Registry(RegistryError::from(e)))?;
+            let inner = self.inner.lock().await;
+            if let Some(existing) = inner.registry.list().iter().find(|d| d.uri == uri) {
+                return Ok((
+                    deployment_view(&inner.registry, existing),
+                    Registration::Unchanged,
+                ));
+            }
+        }
+        let replace = request.force || request.breaking;
         let fixed = request.use_http_11.map(|http_11| {
             if http_11 {
                 HttpVersion::Http1
@@ -909,6 +937,18 @@ impl Ingress {
                 (found.manifest, found.http_version)
             }
         };
+        if request.dry_run {
+            let inner = self.inner.lock().await;
+            let mut trial = inner.registry.clone();
+            let deployment = trial.register(
+                &request.uri,
+                request.additional_headers,
+                manifest,
+                http_version,
+                replace,
+            )?;
+            return Ok((deployment_view(&trial, &deployment), Registration::Created));
+        }
         if let Some(replicated) = &self.replicated {
             let deployment = {
                 let inner = self.inner.lock().await;
@@ -919,22 +959,22 @@ impl Ingress {
                     http_version,
                 )?;
                 // The verdict the log will give, unless another write comes first.
-                inner
-                    .registry
-                    .clone()
-                    .insert(deployment.clone(), request.force)?;
+                inner.registry.clone().insert(deployment.clone(), replace)?;
                 deployment
             };
             replicated
                 .submit(Command::PutDeployment {
                     deployment: deployment.clone(),
-                    force: request.force,
+                    force: replace,
                 })
                 .await?;
             tracing::info!(deployment = %deployment.id, uri = %deployment.uri,
                 "deployment registered (metadata log)");
             let inner = self.inner.lock().await;
-            return Ok(deployment_view(&inner.registry, &deployment));
+            return Ok((
+                deployment_view(&inner.registry, &deployment),
+                Registration::Created,
+            ));
         }
         let mut inner = self.inner.lock().await;
         let before = inner.registry.clone();
@@ -943,7 +983,7 @@ impl Ingress {
             request.additional_headers,
             manifest,
             http_version,
-            request.force,
+            replace,
         )?;
         if let Err(e) = self.persist(&inner).await {
             inner.registry = before;
@@ -955,7 +995,10 @@ impl Ingress {
         // Subscriptions follow their service to the newest deployment (Restate semantics);
         // ones that could not start before (no such service yet) start now.
         reconcile(&mut inner, &self.config, &self.handler_tls).await;
-        Ok(deployment_view(&inner.registry, &deployment))
+        Ok((
+            deployment_view(&inner.registry, &deployment),
+            Registration::Created,
+        ))
     }
 
     /// Every deployment, oldest first.
