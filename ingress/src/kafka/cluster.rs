@@ -444,6 +444,25 @@ impl Cluster {
         Ok(self.lock().cache.brokers())
     }
 
+    /// A control connection to any known broker, trying each in turn (for requests any
+    /// broker answers or forwards: CreateTopics, DescribeConfigs, FindCoordinator).
+    pub async fn any_broker(&self) -> Result<Arc<Broker>, ClientError> {
+        let mut last = None;
+        for broker in self.brokers().await? {
+            match self
+                .broker(broker.node_id, ConnectionPurpose::Control)
+                .await
+            {
+                Ok(b) => return Ok(b),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(ClientError::NoBroker {
+            tried: String::new(),
+            last: "the cluster reported no brokers".to_owned(),
+        }))
+    }
+
     /// The cluster id reported by the brokers, once metadata was fetched.
     pub fn cluster_id(&self) -> Option<String> {
         self.lock().cache.cluster_id().map(str::to_owned)

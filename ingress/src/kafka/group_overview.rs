@@ -83,14 +83,7 @@ pub async fn describe_group(
         .iter()
         .map(|p| TopicPartition::new(topic.to_owned(), p.partition))
         .collect();
-    let brokers = cluster.brokers().await?;
-    let any = brokers.first().ok_or_else(|| ClientError::NoBroker {
-        tried: String::new(),
-        last: "the cluster reported no brokers".to_owned(),
-    })?;
-    let any = cluster
-        .broker(any.node_id, ConnectionPurpose::Control)
-        .await?;
+    let any = cluster.any_broker().await?;
     let coordinator = find_coordinator(&any, group).await?;
     let coordinator = cluster
         .broker(coordinator.node_id, ConnectionPurpose::Control)

@@ -25,7 +25,7 @@ use crate::metadata::{Command, EntityKey, PutOp};
 use crate::options::resolve;
 use crate::subscription_spec::SubscriptionSpec;
 
-use super::{failed_entry, IngressError, Inner};
+use super::{idle_entry, IngressError, Inner};
 
 /// Why a record was refused by the state machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,8 +151,7 @@ impl Inner {
                     PutOp::Create => offset,
                     PutOp::Update => created_offset.unwrap_or(offset),
                 };
-                let mut entry = failed_entry(spec, String::new());
-                entry.failure = None;
+                let mut entry = idle_entry(spec, None);
                 entry.created_offset = created;
                 let position = self
                     .order

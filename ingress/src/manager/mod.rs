@@ -468,10 +468,10 @@ impl Ingress {
                             failure: None,
                             created_offset: 0,
                         },
-                        Err(e) => failed_entry(spec, e.to_string()),
+                        Err(e) => idle_entry(spec, Some(e.to_string())),
                     }
                 }
-                Err(e) => failed_entry(spec, e.to_string()),
+                Err(e) => idle_entry(spec, Some(e.to_string())),
             };
             if let Some(f) = &entry.failure {
                 tracing::error!(subscription = %id, error = %f, "cannot resume subscription");
@@ -1202,7 +1202,7 @@ async fn reconcile(inner: &mut Inner, config: &ServerConfig, tls: &HandlerTls) {
                         tracing::error!(subscription = %id, error = %failure,
                             "subscription cannot start");
                     }
-                    entry.view = failed_entry(entry.spec.clone(), String::new()).view;
+                    entry.view = spec_view(&entry.spec);
                     entry.failure = Some(failure);
                 } else if let Some(rt) = &entry.runtime {
                     sync_paused(rt, entry.spec.paused);
@@ -1315,18 +1315,25 @@ fn start_runtime(
     .map_err(|e| IngressError::Start(e.to_string()))
 }
 
-fn failed_entry(spec: SubscriptionSpec, failure: String) -> SubscriptionEntry {
+/// A subscription's view from its spec alone (options as given, secrets redacted), for one
+/// that is not running.
+fn spec_view(spec: &SubscriptionSpec) -> SubscriptionView {
+    SubscriptionView {
+        id: spec.id.to_string(),
+        source: spec.source.to_string(),
+        sink: spec.sink.to_string(),
+        options: redact_options(&spec.options),
+    }
+}
+
+/// An entry without a runtime: `failure` says why, `None` = not started yet.
+fn idle_entry(spec: SubscriptionSpec, failure: Option<String>) -> SubscriptionEntry {
     SubscriptionEntry {
-        view: SubscriptionView {
-            id: spec.id.to_string(),
-            source: spec.source.to_string(),
-            sink: spec.sink.to_string(),
-            options: redact_options(&spec.options),
-        },
+        view: spec_view(&spec),
         spec,
         runtime: None,
         target_uri: None,
-        failure: Some(failure),
+        failure,
         created_offset: 0,
     }
 }

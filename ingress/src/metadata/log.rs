@@ -17,7 +17,7 @@ use kafka_proto::messages::describe_configs::{
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
 
 use crate::config::KafkaStoreConfig;
-use crate::kafka::cluster::{Cluster, ClusterSettings, ConnectionPurpose};
+use crate::kafka::cluster::{Cluster, ClusterSettings};
 use crate::kafka::error::ClientError;
 use crate::kafka::rskafka_client::rskafka_client_builder;
 use crate::kafka::tls::connector_for;
@@ -239,25 +239,6 @@ pub struct RawRecord {
     pub value: Option<Vec<u8>>,
 }
 
-/// Any broker's connection (CreateTopics and DescribeConfigs are forwarded as needed).
-async fn any_broker(cluster: &Cluster) -> Result<Arc<crate::kafka::broker::Broker>, ClientError> {
-    let brokers = cluster.brokers().await?;
-    let mut last = None;
-    for broker in brokers {
-        match cluster
-            .broker(broker.node_id, ConnectionPurpose::Control)
-            .await
-        {
-            Ok(b) => return Ok(b),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or(ClientError::NoBroker {
-        tried: String::new(),
-        last: "the cluster reported no brokers".to_owned(),
-    }))
-}
-
 async fn create_topic(
     cluster: &Cluster,
     config: &KafkaStoreConfig,
@@ -291,7 +272,8 @@ async fn create_topic(
         validate_only: false,
         ..Default::default()
     };
-    let broker = any_broker(cluster)
+    let broker = cluster
+        .any_broker()
         .await
         .map_err(|e| create(e.to_string()))?;
     let response = broker
@@ -348,7 +330,8 @@ async fn check_compacted(cluster: &Cluster, topic: &str) -> Result<(), MetadataL
         topic: topic.to_owned(),
         reason,
     };
-    let broker = any_broker(cluster)
+    let broker = cluster
+        .any_broker()
         .await
         .map_err(|e| kafka(e.to_string()))?;
     if !broker.versions().supports::<DescribeConfigsRequest>() {
@@ -371,7 +354,8 @@ async fn check_compacted(cluster: &Cluster, topic: &str) -> Result<(), MetadataL
         // Some brokers list DescribeConfigs but drop the connection when asked (tansu 0.6):
         // asked again on a new connection, the same answer means they do not implement it.
         Err(ClientError::Connection(first)) => {
-            let again = any_broker(cluster)
+            let again = cluster
+                .any_broker()
                 .await
                 .map_err(|e| kafka(e.to_string()))?;
             match again.request(&request).await {
