@@ -440,7 +440,13 @@ async fn conflicting_creates_leave_one_subscription_and_late_processes_catch_up(
         )
         .await;
     assert_eq!(status, 201, "{gone}");
-    let gone_id = gone["id"].as_str().unwrap();
+    let gone_id = gone["id"].as_str().unwrap().to_owned();
+    // B deletes it once it has applied A's create (a few ms later).
+    until_everywhere(&[&b], "created on a", |p| {
+        let gone_id = gone_id.clone();
+        async move { p.subscription_ids().await.contains(&gone_id) }
+    })
+    .await;
     let (status, _) = b
         .call("DELETE", &format!("/subscriptions/{gone_id}"), None)
         .await;
