@@ -949,20 +949,33 @@ async fn registering_a_known_uri_again_answers_200_with_the_same_deployment_unle
             .len(),
         1
     );
-    // A dry run of a replacement validates and answers, but changes nothing.
+    // A dry run of an overwrite validates and answers what it would be, but changes nothing.
     let r = api.post("/deployments", cli_body(true, true)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let dry_id = r.json()["id"].as_str().unwrap().to_owned();
-    assert_ne!(dry_id, first);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["id"], first.as_str());
     let listed = api.get("/deployments").await.json()["deployments"].clone();
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["id"], first.as_str());
-    // force replaces it (with a new id).
+    assert!(listed[0]
+        .get("additional_headers")
+        .is_none_or(|h| h == &json!({})));
+    // force rediscovers and overwrites it, keeping its id (Restate's overwrite): 200.
     let r = api
-        .post("/deployments", json!({"uri": handler.url(), "force": true}))
+        .post(
+            "/deployments",
+            json!({"uri": handler.url(), "force": true, "additional_headers": {"x-k": "v"}}),
+        )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    assert_ne!(r.json()["id"], first.as_str());
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["id"], first.as_str());
+    assert_eq!(
+        r.headers.get(header::LOCATION).unwrap(),
+        &format!("deployments/{first}")
+    );
+    let listed = api.get("/deployments").await.json()["deployments"].clone();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], first.as_str());
+    assert_eq!(listed[0]["additional_headers"], json!({"x-k": "v"}));
 }
 
 #[tokio::test]

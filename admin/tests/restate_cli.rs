@@ -174,4 +174,25 @@ async fn the_restate_cli_manages_subscriptions_and_reads_deployments_services_an
     );
     let text = run(&["subscriptions", "list"]);
     assert!(text.contains("No subscriptions registered"), "{text}");
+
+    // register --force rediscovers and overwrites the deployment, keeping its id.
+    let text = run(&["--yes", "deployments", "register", "--force", &h.url()]);
+    assert!(text.contains(&dp), "{text}");
+    let (_, listed) = server.call("GET", "/deployments", None).await;
+    assert_eq!(
+        listed["deployments"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+    assert_eq!(listed["deployments"][0]["id"], dp.as_str());
+
+    // remove: the CLI asks /query for invocations in flight (none), then deletes.
+    let text = run(&["--yes", "deployments", "remove", "--force", &dp]);
+    assert!(text.contains(&dp), "{text}");
+    let (status, _) = server
+        .call("GET", &format!("/deployments/{dp}"), None)
+        .await;
+    assert_eq!(status, 404);
+    let text = run(&["deployments", "list"]);
+    assert!(!text.contains(&dp), "{text}");
 }

@@ -91,7 +91,7 @@ pub async fn register(
     let location = location("deployments", &view.id)?;
     let status = match registration {
         Registration::Created => StatusCode::CREATED,
-        Registration::Unchanged => StatusCode::OK,
+        Registration::Unchanged | Registration::Overwritten => StatusCode::OK,
     };
     Ok((status, [(header::LOCATION, location)], Json(view)).into_response())
 }

@@ -14,6 +14,7 @@ mod deployments;
 mod error;
 mod metrics;
 mod openapi;
+mod query;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -431,6 +432,24 @@ pub const ROUTES: &[Route] = &[
             response: Success::Json("KafkaClusterDetail"),
             location: false,
             errors: &[400, 404],
+        },
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/query",
+        handler: |m| on(m, query::handler),
+        doc: Doc {
+            operation_id: "query",
+            tag: "operations",
+            summary: "The Restate CLI's invocation-count queries (FROM sys_invocation_status): \
+                      always no rows, as JSON with Accept: application/json, else as an Arrow \
+                      IPC stream. Other SQL is refused.",
+            query: &[],
+            request: Some("QueryRequest"),
+            status: 200,
+            response: Success::Json("QueryResult"),
+            location: false,
+            errors: &[400, 415],
         },
     },
     Route {

@@ -457,6 +457,16 @@ fn schemas() -> Value {
                 "features": {"type": "object", "additionalProperties": {"type": "boolean"}},
             },
         },
+        "QueryRequest": {
+            "type": "object",
+            "required": ["query"],
+            "properties": {"query": {"type": "string", "description": "SELECT ... FROM sys_invocation_status ... (the Restate CLI's invocation counts)."}},
+        },
+        "QueryResult": {
+            "type": "object",
+            "required": ["rows"],
+            "properties": {"rows": {"type": "array", "maxItems": 0, "items": {"type": "object"}, "description": "Always empty: kafka-ingress keeps no invocation table."}},
+        },
         "Health": {
             "type": "object",
             "required": ["status"],

@@ -234,7 +234,8 @@ impl DeploymentRegistry {
     /// returns it.
     ///
     /// The URI is normalized (no trailing slash) and must be `http://` or `https://`. An already registered
-    /// URI is refused unless `force`, which replaces that deployment by a new one (new id).
+    /// URI is refused unless `force`, which overwrites that deployment: it keeps its id (as
+    /// Restate's overwrite does) and gets the new services, headers and creation time.
     /// Services declared by older deployments move to this one; changing a service's type
     /// needs `force` too.
     pub fn register(
@@ -245,9 +246,25 @@ impl DeploymentRegistry {
         http_version: HttpVersion,
         force: bool,
     ) -> Result<Deployment, RegistryError> {
-        let deployment = self.new_deployment(uri, additional_headers, manifest, http_version)?;
+        let mut deployment =
+            self.new_deployment(uri, additional_headers, manifest, http_version)?;
+        if force {
+            self.take_over_id(&mut deployment);
+        }
         self.insert(deployment.clone(), force)?;
         Ok(deployment)
+    }
+
+    /// Gives `deployment` the id of the registered deployment with the same URI, if any: what
+    /// an overwrite (`force`) registers. Returns whether it did.
+    pub fn take_over_id(&self, deployment: &mut Deployment) -> bool {
+        match self.deployments.iter().find(|d| d.uri == deployment.uri) {
+            Some(existing) => {
+                deployment.id = existing.id.clone();
+                true
+            }
+            None => false,
+        }
     }
 
     /// A new deployment (new id, creation time now) after checking its URI, headers and
@@ -281,15 +298,19 @@ impl DeploymentRegistry {
     /// give the same result on every process), so the Kafka metadata log can replay it: an
     /// already registered URI is refused unless `force`, which replaces that deployment;
     /// changing a service's type needs `force` too. Adding a deployment that is already
-    /// registered with the same id is a no-op (a duplicate append).
+    /// registered with the same id is a no-op (a duplicate append) unless `force`, which
+    /// overwrites it (see [`DeploymentRegistry::take_over_id`]); either way the result is the
+    /// same when the record is applied twice.
     pub fn insert(&mut self, deployment: Deployment, force: bool) -> Result<(), RegistryError> {
-        if self.deployments.iter().any(|d| d.id == deployment.id) {
+        let same_id = self.deployments.iter().position(|d| d.id == deployment.id);
+        if same_id.is_some() && !force {
             return Ok(());
         }
-        let replaced = self
-            .deployments
-            .iter()
-            .position(|d| d.uri == deployment.uri);
+        let replaced = same_id.or_else(|| {
+            self.deployments
+                .iter()
+                .position(|d| d.uri == deployment.uri)
+        });
         if let (Some(i), false) = (replaced, force) {
             return Err(RegistryError::AlreadyRegistered {
                 uri: deployment.uri.clone(),
@@ -518,7 +539,7 @@ mod tests {
     }
 
     #[test]
-    fn same_uri_needs_force_and_force_replaces_with_new_id() {
+    fn same_uri_needs_force_and_force_overwrites_keeping_the_id() {
         let mut r = DeploymentRegistry::default();
         let d1 = r
             .add("http://h:9080", BTreeMap::new(), greeter(), false)
@@ -535,9 +556,17 @@ mod tests {
         );
         assert!(e.to_string().contains("force"));
         let d2 = r.add("http://h:9080", headers(), greeter(), true).unwrap();
-        assert_ne!(d1.id, d2.id);
+        assert_eq!(d1.id, d2.id);
+        assert_ne!(d1.additional_headers, d2.additional_headers);
         assert_eq!(r.list(), std::slice::from_ref(&d2));
-        assert!(r.get(&d1.id).is_none());
+        // The overwrite record applied twice (a duplicate append) changes nothing more.
+        r.insert(d2.clone(), true).unwrap();
+        assert_eq!(r.list(), std::slice::from_ref(&d2));
+        // A plain re-insert of a known id is a no-op even with other content.
+        let mut stale = d1.clone();
+        stale.additional_headers = BTreeMap::new();
+        r.insert(stale, false).unwrap();
+        assert_eq!(r.list(), std::slice::from_ref(&d2));
     }
 
     #[test]

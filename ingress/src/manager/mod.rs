@@ -338,8 +338,11 @@ pub struct ClusterOverview {
 /// What registering did (Restate's answer: 201 for created, 200 for unchanged).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
-    /// A new deployment (or, with force, a replacement with a new id).
+    /// A new deployment.
     Created,
+    /// `force` and the URI was registered: that deployment was rediscovered and overwritten,
+    /// keeping its id (Restate's answer: 200).
+    Overwritten,
     /// The URI was registered already and `force` was not set: nothing changed and the
     /// existing deployment is returned (Restate's answer since admin API v3).
     Unchanged,
@@ -354,7 +357,8 @@ pub struct RegisterDeployment {
     pub additional_headers: BTreeMap<String, String>,
     /// An inline manifest; discovery is skipped when given.
     pub services: Option<Vec<ServiceManifest>>,
-    /// Replace a deployment with the same URI (new id) and allow service type changes.
+    /// Overwrite a deployment with the same URI (keeping its id) and allow service type
+    /// changes.
     pub force: bool,
     /// Restate's `breaking`: allow service type changes.
     pub breaking: bool,
@@ -937,6 +941,13 @@ impl Ingress {
                 (found.manifest, found.http_version)
             }
         };
+        let outcome = |overwritten: bool| {
+            if overwritten {
+                Registration::Overwritten
+            } else {
+                Registration::Created
+            }
+        };
         if request.dry_run {
             let inner = self.inner.lock().await;
             let mut trial = inner.registry.clone();
@@ -947,20 +958,22 @@ impl Ingress {
                 http_version,
                 replace,
             )?;
-            return Ok((deployment_view(&trial, &deployment), Registration::Created));
+            let overwritten = inner.registry.get(&deployment.id).is_some();
+            return Ok((deployment_view(&trial, &deployment), outcome(overwritten)));
         }
         if let Some(replicated) = &self.replicated {
-            let deployment = {
+            let (deployment, overwritten) = {
                 let inner = self.inner.lock().await;
-                let deployment = inner.registry.new_deployment(
+                let mut deployment = inner.registry.new_deployment(
                     &request.uri,
                     request.additional_headers,
                     manifest,
                     http_version,
                 )?;
+                let overwritten = replace && inner.registry.take_over_id(&mut deployment);
                 // The verdict the log will give, unless another write comes first.
                 inner.registry.clone().insert(deployment.clone(), replace)?;
-                deployment
+                (deployment, overwritten)
             };
             replicated
                 .submit(Command::PutDeployment {
@@ -973,11 +986,12 @@ impl Ingress {
             let inner = self.inner.lock().await;
             return Ok((
                 deployment_view(&inner.registry, &deployment),
-                Registration::Created,
+                outcome(overwritten),
             ));
         }
         let mut inner = self.inner.lock().await;
         let before = inner.registry.clone();
+
         let deployment = inner.registry.register(
             &request.uri,
             request.additional_headers,
@@ -989,7 +1003,8 @@ impl Ingress {
             inner.registry = before;
             return Err(e);
         }
-        tracing::info!(deployment = %deployment.id, uri = %deployment.uri,
+        let overwritten = before.get(&deployment.id).is_some();
+        tracing::info!(deployment = %deployment.id, uri = %deployment.uri, overwritten,
             http_version = %deployment.http_version,
             services = deployment.services.len(), "deployment registered");
         // Subscriptions follow their service to the newest deployment (Restate semantics);
@@ -997,7 +1012,7 @@ impl Ingress {
         reconcile(&mut inner, &self.config, &self.handler_tls).await;
         Ok((
             deployment_view(&inner.registry, &deployment),
-            Registration::Created,
+            outcome(overwritten),
         ))
     }
 
