@@ -1116,3 +1116,247 @@ async fn openapi_documents_every_route() {
         assert!(create["responses"][status].is_object(), "{status}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Kafka clusters at runtime (Restate 1.7's /kafka-clusters)
+// ---------------------------------------------------------------------------------------
+
+impl Api {
+    async fn patch(&self, path: &str, body: Value) -> Resp {
+        self.send(
+            Request::builder()
+                .method(Method::PATCH)
+                .uri(path)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// The subscription's status once `pred` holds for it (10 s at most).
+    async fn wait_state(&self, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = self
+                .get(&format!("/subscriptions/{id}/status"))
+                .await
+                .json();
+            if pred(&status) || Instant::now() > deadline {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn kafka_clusters_are_registered_patched_and_deleted_at_runtime_and_persisted() {
+    let api = Api::new().await;
+    let handler = counter_handler().await;
+    api.register(&handler).await;
+    let topic = create_topic().await;
+    let secret = "runtime-cluster-secret";
+
+    // Create: 201, Location, Restate's shape, secrets redacted; numbers are strings.
+    let r = api
+        .post(
+            "/v4/kafka-clusters",
+            json!({"name": "rt", "properties": {"bootstrap.servers": bootstrap(),
+                   "sasl.password": secret, "fetch.wait.max.ms": 50}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(
+        r.headers.get(header::LOCATION).unwrap(),
+        "kafka-clusters/rt"
+    );
+    let created = r.json();
+    assert_eq!(created["name"], "rt");
+    assert_eq!(created["properties"]["sasl.password"], "***");
+    assert_eq!(created["properties"]["fetch.wait.max.ms"], "50");
+    assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
+    assert!(!r.text().contains(secret));
+
+    // Refusals, each naming the problem.
+    let props = json!({"bootstrap.servers": bootstrap()});
+    api.post(
+        "/kafka-clusters",
+        json!({"name": "rt", "properties": props}),
+    )
+    .await
+    .assert_error(StatusCode::CONFLICT, &["\"rt\" already exists"]);
+    api.post(
+        "/kafka-clusters",
+        json!({"name": CLUSTER, "properties": props}),
+    )
+    .await
+    .assert_error(StatusCode::CONFLICT, &[CLUSTER, "configuration file"]);
+    api.post(
+        "/kafka-clusters",
+        json!({"name": "bad name!", "properties": props}),
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, &["invalid kafka cluster name"]);
+    api.post(
+        "/kafka-clusters",
+        json!({"name": "nob", "properties": {"client.id": "x"}}),
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, &["\"nob\""]);
+    api.post(
+        "/kafka-clusters",
+        json!({"name": "bad", "properties": {"bootstrap.servers": bootstrap(), "no.such": "1"}}),
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, &["no.such"]);
+    api.patch(
+        &format!("/kafka-clusters/{CLUSTER}"),
+        json!({"properties": props}),
+    )
+    .await
+    .assert_error(StatusCode::CONFLICT, &["configuration file", "updated"]);
+    api.delete(&format!("/kafka-clusters/{CLUSTER}"))
+        .await
+        .assert_error(StatusCode::CONFLICT, &["configuration file", "deleted"]);
+    api.patch("/kafka-clusters/nope", json!({"properties": props}))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, &["nope"]);
+    api.patch("/kafka-clusters/rt", json!({}))
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, &["missing field \"properties\""]);
+
+    // Listed after the configuration file's, readable under its name.
+    let listed = api.get("/kafka-clusters").await.json()["clusters"].clone();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [CLUSTER, OTHER_CLUSTER, "rt"]);
+    assert_eq!(api.get("/kafka-clusters/rt").await.json()["name"], "rt");
+
+    // A subscription on it delivers.
+    let sub = api
+        .subscribe(
+            json!({"source": format!("kafka://rt/{topic}"), "sink": "service://Counter/add",
+                          "options": {"auto.offset.reset": "earliest"}}),
+        )
+        .await;
+    let id = sub["id"].as_str().unwrap().to_owned();
+    let client = TestClient::connect(&bootstrap()).await.unwrap();
+    client
+        .produce_to(&topic, 0, vec![TestRecord::keyed("k1", r#"{"n":1}"#)])
+        .await
+        .unwrap();
+    handler.wait_for(1, Duration::from_secs(30)).await.unwrap();
+    let detail = api
+        .get("/kafka-clusters/rt?include_subscriptions=true")
+        .await
+        .json();
+    assert_eq!(detail["subscriptions"][0]["id"], id.as_str());
+
+    // Patch: "***" keeps the stored secret, a no-op patch changes nothing, a property the
+    // subscription cannot run with is refused naming it; a real change restarts it.
+    let r = api
+        .patch(
+            "/kafka-clusters/rt",
+            json!({"properties": {"bootstrap.servers": bootstrap(), "sasl.password": "***",
+                   "fetch.wait.max.ms": "50"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    api.patch(
+        "/kafka-clusters/rt",
+        json!({"properties": {"bootstrap.servers": bootstrap(), "ssl.key.password": "***"}}),
+    )
+    .await
+    .assert_error(
+        StatusCode::BAD_REQUEST,
+        &["ssl.key.password", "no value is stored"],
+    );
+    api.patch(
+        "/kafka-clusters/rt",
+        json!({"properties": {"bootstrap.servers": bootstrap(), "fetch.max.bytes": "1000"}}),
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, &["fetch.max.bytes"]);
+    let r = api
+        .patch(
+            "/kafka-clusters/rt",
+            json!({"properties": {"bootstrap.servers": bootstrap(), "sasl.password": "***",
+                   "client.rack": "rack-9"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["properties"]["client.rack"], "rack-9");
+    assert!(r.json()["properties"].get("fetch.wait.max.ms").is_none());
+    client
+        .produce_to(&topic, 0, vec![TestRecord::keyed("k2", r#"{"n":2}"#)])
+        .await
+        .unwrap();
+    handler.wait_for(2, Duration::from_secs(30)).await.unwrap();
+
+    // The state file keeps it, with the secret (it is the store), never the API.
+    let state = std::fs::read_to_string(api.dir.join("state.json")).unwrap();
+    assert!(
+        state.contains("\"rt\"") && state.contains(secret),
+        "{state}"
+    );
+    assert!(!api.get("/kafka-clusters").await.text().contains(secret));
+
+    // Delete: refused while in use; with force the subscription stops and says why.
+    api.delete("/kafka-clusters/rt")
+        .await
+        .assert_error(StatusCode::CONFLICT, &[&id, "force"]);
+    let r = api.delete("/kafka-clusters/rt?force=true").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    assert!(r.body.is_empty());
+    assert_eq!(
+        api.get("/kafka-clusters/rt").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let status = api.wait_state(&id, |s| s["state"] == "failed").await;
+    let reason = status["reason"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        reason.contains("\"rt\"") && reason.contains("does not exist"),
+        "{status}"
+    );
+    client
+        .produce_to(&topic, 0, vec![TestRecord::keyed("k3", r#"{"n":3}"#)])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        handler.count(),
+        2,
+        "nothing is delivered from a deleted cluster"
+    );
+
+    // Registered again under the name: the subscription resumes from its committed offset.
+    let r = api
+        .post(
+            "/kafka-clusters",
+            json!({"name": "rt", "properties": {"bootstrap.servers": bootstrap()}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    handler.wait_for(3, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(handler.count(), 3);
+    api.ingress.shutdown().await;
+
+    // A restart from the saved state has the cluster and runs the subscription on it.
+    let mut config = api.ingress.config().clone();
+    let dir = temp_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(api.dir.join("state.json"), dir.join("state.json")).unwrap();
+    config.base_dir = dir.clone();
+    config.ingress.instance_id = None;
+    let reopened = Ingress::open(config).await.unwrap();
+    let clusters = reopened.clusters().await;
+    assert!(clusters.iter().any(|c| c.name == "rt"), "{clusters:?}");
+    assert!(reopened.get_subscription(&id).await.is_ok());
+    reopened.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -2,6 +2,7 @@
 //! pure-Rust Kafka consumer client, the delivery engine, deployments, subscription specs and
 //! the metadata store.
 
+pub mod cluster_spec;
 pub mod config;
 pub mod deployments;
 pub mod engine;

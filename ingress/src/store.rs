@@ -1,4 +1,5 @@
-//! The metadata store: deployments and subscriptions in `<base-dir>/state.json`.
+//! The metadata store: Kafka clusters, deployments and subscriptions in
+//! `<base-dir>/state.json`.
 //!
 //! Writes are atomic (temp file, fsync, rename, fsync of the directory), so a crash leaves the
 //! old or the new state, never a torn file. A file that cannot be read or parsed is an error,
@@ -13,6 +14,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster_spec::KafkaClusterSpec;
 use crate::deployments::Deployment;
 use crate::subscription_spec::SubscriptionSpec;
 use crate::sync::lock;
@@ -34,6 +36,10 @@ pub const LOCK_FILE: &str = "LOCK";
 pub struct PersistedState {
     /// The format version ([`STATE_VERSION`]).
     pub version: u32,
+    /// Kafka clusters registered through the admin API, oldest first (a file without the
+    /// field, from before they existed, has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kafka_clusters: Vec<KafkaClusterSpec>,
     /// Registered deployments, oldest first.
     #[serde(default)]
     pub deployments: Vec<Deployment>,
@@ -46,6 +52,7 @@ impl Default for PersistedState {
     fn default() -> Self {
         PersistedState {
             version: STATE_VERSION,
+            kafka_clusters: Vec::new(),
             deployments: Vec::new(),
             subscriptions: Vec::new(),
         }
@@ -408,6 +415,14 @@ mod tests {
             .unwrap();
         PersistedState {
             version: STATE_VERSION,
+            kafka_clusters: vec![
+                crate::cluster_spec::KafkaClusterSpec::new(
+                    "c",
+                    BTreeMap::from([("bootstrap.servers".into(), "h:9092".into())]),
+                )
+                .unwrap()
+                .0,
+            ],
             deployments: registry.list().to_vec(),
             subscriptions: vec![SubscriptionSpec {
                 id: SubscriptionId::generate(),

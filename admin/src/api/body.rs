@@ -147,6 +147,11 @@ impl Fields {
         }
     }
 
+    /// Whether the body has the field with a non-null value.
+    pub fn contains(&self, name: &str) -> bool {
+        self.map.get(name).is_some_and(|v| !v.is_null())
+    }
+
     /// An optional field taken as it is (`null` reads as absent).
     pub fn optional_value(&mut self, name: &str) -> Option<Value> {
         self.map.remove(name).filter(|v| !v.is_null())

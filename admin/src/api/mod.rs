@@ -12,6 +12,7 @@
 mod body;
 mod deployments;
 mod error;
+mod kafka_clusters;
 mod metrics;
 mod openapi;
 mod query;
@@ -24,7 +25,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, on, MethodFilter, MethodRouter};
 use axum::{Json, Router};
-use ingress::manager::{ClusterView, Ingress};
+use ingress::manager::Ingress;
 use serde::Serialize;
 use serde_json::json;
 
@@ -40,6 +41,8 @@ pub enum Verb {
     Get,
     /// `POST`.
     Post,
+    /// `PATCH`.
+    Patch,
     /// `DELETE`.
     Delete,
 }
@@ -50,6 +53,7 @@ impl Verb {
         match self {
             Verb::Get => "GET",
             Verb::Post => "POST",
+            Verb::Patch => "PATCH",
             Verb::Delete => "DELETE",
         }
     }
@@ -59,6 +63,7 @@ impl Verb {
         match self {
             Verb::Get => Method::GET,
             Verb::Post => Method::POST,
+            Verb::Patch => Method::PATCH,
             Verb::Delete => Method::DELETE,
         }
     }
@@ -67,6 +72,7 @@ impl Verb {
         match self {
             Verb::Get => MethodFilter::GET,
             Verb::Post => MethodFilter::POST,
+            Verb::Patch => MethodFilter::PATCH,
             Verb::Delete => MethodFilter::DELETE,
         }
     }
@@ -400,11 +406,12 @@ pub const ROUTES: &[Route] = &[
     Route {
         verb: Verb::Get,
         path: "/kafka-clusters",
-        handler: |m| on(m, kafka_clusters),
+        handler: |m| on(m, kafka_clusters::list),
         doc: Doc {
             operation_id: "list_kafka_clusters",
             tag: "kafka-clusters",
-            summary: "List the Kafka clusters (Restate's shape; secret properties shown as ***).",
+            summary: "List the Kafka clusters: the configuration file's (read-only) and the \
+                      registered ones (Restate's shape; secret properties shown as ***).",
             query: &[],
             request: None,
             status: 200,
@@ -416,7 +423,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         verb: Verb::Get,
         path: "/kafka-clusters/{name}",
-        handler: |m| on(m, kafka_cluster),
+        handler: |m| on(m, kafka_clusters::get),
         doc: Doc {
             operation_id: "get_kafka_cluster",
             tag: "kafka-clusters",
@@ -432,6 +439,63 @@ pub const ROUTES: &[Route] = &[
             response: Success::Json("KafkaClusterDetail"),
             location: false,
             errors: &[400, 404],
+        },
+    },
+    Route {
+        verb: Verb::Post,
+        path: "/kafka-clusters",
+        handler: |m| on(m, kafka_clusters::create),
+        doc: Doc {
+            operation_id: "create_kafka_cluster",
+            tag: "kafka-clusters",
+            summary: "Register a Kafka cluster: a name and librdkafka properties (checked like \
+                      the configuration file's; bootstrap.servers required). Persisted and, \
+                      with store = \"kafka\", replicated.",
+            query: &[],
+            request: Some("CreateKafkaClusterRequest"),
+            status: 201,
+            response: Success::Json("KafkaCluster"),
+            location: true,
+            errors: &[400, 409, 415],
+        },
+    },
+    Route {
+        verb: Verb::Patch,
+        path: "/kafka-clusters/{name}",
+        handler: |m| on(m, kafka_clusters::patch),
+        doc: Doc {
+            operation_id: "update_kafka_cluster",
+            tag: "kafka-clusters",
+            summary: "Replace a registered cluster's properties (*** for a secret keeps the \
+                      stored value); its subscriptions restart with them. Configuration-file \
+                      clusters are read-only (409).",
+            query: &[],
+            request: Some("UpdateKafkaClusterRequest"),
+            status: 200,
+            response: Success::Json("KafkaCluster"),
+            location: false,
+            errors: &[400, 404, 409, 415],
+        },
+    },
+    Route {
+        verb: Verb::Delete,
+        path: "/kafka-clusters/{name}",
+        handler: |m| on(m, kafka_clusters::delete),
+        doc: Doc {
+            operation_id: "delete_kafka_cluster",
+            tag: "kafka-clusters",
+            summary: "Remove a registered cluster; refused (409) while subscriptions consume \
+                      from it unless force=true, which stops them (their status says why).",
+            query: &[Param {
+                name: "force",
+                description: "Remove even while subscriptions consume from it (they stop).",
+                ty: "boolean",
+            }],
+            request: None,
+            status: 202,
+            response: Success::Empty,
+            location: false,
+            errors: &[400, 404, 409],
         },
     },
     Route {
@@ -615,35 +679,6 @@ async fn method_not_allowed(method: Method, uri: Uri, matched: Option<MatchedPat
             allowed.join(", ")
         ),
     )
-}
-
-/// `{"clusters": [...]}` (Restate's list shape).
-#[derive(Debug, Serialize)]
-struct ClusterList {
-    clusters: Vec<ClusterView>,
-}
-
-async fn kafka_clusters(State(ingress): State<AppState>) -> Json<ClusterList> {
-    Json(ClusterList {
-        clusters: ingress.clusters(),
-    })
-}
-
-async fn kafka_cluster(
-    State(ingress): State<AppState>,
-    name: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
-    query: Result<
-        axum::extract::Query<Vec<(String, String)>>,
-        axum::extract::rejection::QueryRejection,
-    >,
-) -> Result<Json<ingress::manager::ClusterDetail>, ApiError> {
-    let name = body::path_param(name)?;
-    let params = body::query_params(query, &["include_subscriptions"])?;
-    let include = body::bool_param(
-        "include_subscriptions",
-        params.get("include_subscriptions").map(String::as_str),
-    )?;
-    Ok(Json(ingress.cluster(&name, include).await?))
 }
 
 async fn cluster(State(ingress): State<AppState>) -> Json<ingress::manager::ClusterOverview> {

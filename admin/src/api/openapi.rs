@@ -406,7 +406,7 @@ fn schemas() -> Value {
             "properties": {
                 "name": {"type": "string"},
                 "properties": string_map("librdkafka properties: the configured options plus metadata.broker.list (the brokers); secrets are shown as ***."),
-                "created_at": {"type": "string", "format": "date-time", "description": "1970-01-01T00:00:00Z for clusters of the configuration file (Restate's convention)."},
+                "created_at": {"type": "string", "format": "date-time", "description": "When it was registered; 1970-01-01T00:00:00Z for clusters of the configuration file (Restate's convention)."},
                 "info": {"type": "array", "items": {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}},
             },
         },
@@ -419,6 +419,21 @@ fn schemas() -> Value {
                 "created_at": {"type": "string", "format": "date-time"},
                 "info": {"type": "array", "items": {"type": "object"}},
                 "subscriptions": {"type": "array", "items": schema_ref("Subscription"), "description": "With include_subscriptions=true: the subscriptions consuming from it; otherwise empty."},
+            },
+        },
+        "CreateKafkaClusterRequest": {
+            "type": "object",
+            "required": ["name", "properties"],
+            "properties": {
+                "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},
+                "properties": string_map("librdkafka properties; bootstrap.servers (or metadata.broker.list) is required."),
+            },
+        },
+        "UpdateKafkaClusterRequest": {
+            "type": "object",
+            "required": ["properties"],
+            "properties": {
+                "properties": string_map("The new properties: they replace all of them. A value of *** for a secret property keeps the stored value."),
             },
         },
         "KafkaClusterList": {

@@ -8,6 +8,10 @@
 //! - an update applies to a live subscription, is refused once the subscription was deleted
 //!   in this replay, and inserts the subscription when its create was compacted away;
 //! - a deployment is added as [`DeploymentRegistry::insert`] says (same URI needs force);
+//! - a Kafka cluster create is refused while another registration holds its name (the first
+//!   wins; records are keyed by registration id, so the loser's tombstone never hits the
+//!   winner); an update replaces a live registration's properties and is refused once it was
+//!   deleted;
 //! - a tombstone removes its entity.
 //!
 //! A refused record stays the latest record of its key until someone tombstones it; if it
@@ -25,7 +29,7 @@ use crate::metadata::{Command, EntityKey, PutOp};
 use crate::options::resolve;
 use crate::subscription_spec::SubscriptionSpec;
 
-use super::{idle_entry, IngressError, Inner};
+use super::{idle_entry, ClusterDirectory, IngressError, Inner};
 
 /// Why a record was refused by the state machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +45,10 @@ pub(super) enum Rejection {
     Registry(RegistryError),
     /// The entity was deleted earlier in the log.
     Deleted(EntityKey),
+    /// Another registration holds the Kafka cluster name.
+    ClusterExists { name: String },
+    /// The Kafka cluster registration was deleted earlier in the log.
+    ClusterDeleted { name: String },
 }
 
 impl From<Rejection> for IngressError {
@@ -62,16 +70,18 @@ impl From<Rejection> for IngressError {
                 IngressError::SubscriptionNotFound(id)
             }
             Rejection::Deleted(EntityKey::Deployment(id)) => IngressError::DeploymentNotFound(id),
+            Rejection::Deleted(EntityKey::KafkaCluster(id)) => IngressError::ClusterNotFound(id),
+            Rejection::ClusterExists { name } => IngressError::ClusterExists(name),
+            Rejection::ClusterDeleted { name } => IngressError::ClusterNotFound(name),
         }
     }
 }
 
 /// The consumer group a subscription joins (its `group.id`, defaulting to its id).
-pub(super) fn group_of(config: &ServerConfig, spec: &SubscriptionSpec) -> String {
-    config
-        .ingress
-        .cluster(&spec.source.cluster)
-        .and_then(|cluster| resolve(cluster, &spec.options, spec.id.as_str()).ok())
+pub(super) fn group_of(clusters: &ClusterDirectory<'_>, spec: &SubscriptionSpec) -> String {
+    clusters
+        .get(&spec.source.cluster)
+        .and_then(|cluster| resolve(&cluster, &spec.options, spec.id.as_str()).ok())
         .map(|resolved| resolved.settings.group_id)
         .or_else(|| spec.options.get("group.id").cloned())
         .unwrap_or_else(|| spec.id.to_string())
@@ -84,14 +94,15 @@ impl Inner {
         config: &ServerConfig,
         spec: &SubscriptionSpec,
     ) -> Option<Rejection> {
-        let group = group_of(config, spec);
+        let clusters = ClusterDirectory::new(config, &self.clusters);
+        let group = group_of(&clusters, spec);
         self.subscriptions
             .values()
             .find(|e| {
                 e.spec.id != spec.id
                     && e.spec.source == spec.source
                     && e.spec.sink == spec.sink
-                    && group_of(config, &e.spec) == group
+                    && group_of(&clusters, &e.spec) == group
             })
             .map(|e| Rejection::Duplicate {
                 existing: e.view.id.clone(),
@@ -175,8 +186,27 @@ impl Inner {
                     .insert(deployment, force)
                     .map_err(Rejection::Registry)
             }
+            Command::PutKafkaCluster { op, cluster } => {
+                let key = EntityKey::KafkaCluster(cluster.id.clone());
+                if self.deleted.contains(&key) {
+                    return Err(Rejection::ClusterDeleted { name: cluster.name });
+                }
+                if self.clusters.values().any(|c| c.id == cluster.id) {
+                    if op == PutOp::Update {
+                        self.clusters.retain(|_, c| c.id != cluster.id);
+                        self.clusters.insert(cluster.name.clone(), cluster);
+                    }
+                    return Ok(());
+                }
+                if self.clusters.contains_key(&cluster.name) {
+                    return Err(Rejection::ClusterExists { name: cluster.name });
+                }
+                self.clusters.insert(cluster.name.clone(), cluster);
+                Ok(())
+            }
             Command::Delete(key) => {
                 match &key {
+                    EntityKey::KafkaCluster(id) => self.clusters.retain(|_, c| &c.id != id),
                     EntityKey::Subscription(id) => {
                         self.order.retain(|o| o != id);
                         if let Some(entry) = self.subscriptions.remove(id) {
@@ -366,5 +396,78 @@ mod tests {
             "a deleted deployment stays deleted"
         );
         assert!(inner.registry.list().is_empty());
+    }
+
+    fn kafka_cluster(name: &str, brokers: &str) -> crate::cluster_spec::KafkaClusterSpec {
+        crate::cluster_spec::KafkaClusterSpec::new(
+            name,
+            BTreeMap::from([("bootstrap.servers".to_owned(), brokers.to_owned())]),
+        )
+        .unwrap()
+        .0
+    }
+
+    fn put_cluster(op: PutOp, c: &crate::cluster_spec::KafkaClusterSpec) -> Command {
+        Command::PutKafkaCluster {
+            op,
+            cluster: c.clone(),
+        }
+    }
+
+    #[test]
+    fn kafka_clusters_first_create_wins_and_names_are_reusable_after_a_delete() {
+        let (a, b) = (kafka_cluster("k", "a:1"), kafka_cluster("k", "b:1"));
+        let (inner, verdicts) = replay(&[
+            put_cluster(PutOp::Create, &a),
+            put_cluster(PutOp::Create, &b),
+        ]);
+        assert_eq!(verdicts, [true, false]);
+        assert_eq!(inner.clusters["k"].id, a.id);
+        // The loser's key is its own registration: its tombstone leaves the winner alone.
+        let loser = Command::Delete(EntityKey::KafkaCluster(b.id.clone()));
+        let (inner, verdicts) = replay(&[
+            put_cluster(PutOp::Create, &a),
+            put_cluster(PutOp::Create, &b),
+            loser,
+        ]);
+        assert_eq!(verdicts, [true, false, true]);
+        assert_eq!(inner.clusters["k"].id, a.id);
+        assert!(inner.refused.is_empty());
+        // A duplicate append is a no-op; after a delete the name can be registered again,
+        // and a stale update of the deleted registration is refused.
+        let mut a_patched = a.clone();
+        a_patched
+            .properties
+            .insert("bootstrap.servers".into(), "a:2".into());
+        let gone = Command::Delete(EntityKey::KafkaCluster(a.id.clone()));
+        let (inner, verdicts) = replay(&[
+            put_cluster(PutOp::Create, &a),
+            put_cluster(PutOp::Create, &a),
+            gone,
+            put_cluster(PutOp::Create, &b),
+            put_cluster(PutOp::Update, &a_patched),
+        ]);
+        assert_eq!(verdicts, [true, true, true, true, false]);
+        assert_eq!(inner.clusters["k"].id, b.id);
+        assert_eq!(inner.clusters["k"].properties["bootstrap.servers"], "b:1");
+    }
+
+    #[test]
+    fn kafka_cluster_updates_replace_the_properties_and_survive_compaction() {
+        let a = kafka_cluster("k", "a:1");
+        let mut patched = a.clone();
+        patched
+            .properties
+            .insert("bootstrap.servers".into(), "a:2".into());
+        let (whole, verdicts) = replay(&[
+            put_cluster(PutOp::Create, &a),
+            put_cluster(PutOp::Update, &patched),
+        ]);
+        assert_eq!(verdicts, [true, true]);
+        // Compacted: only the update remains.
+        let (compacted, verdicts) = replay(&[put_cluster(PutOp::Update, &patched)]);
+        assert_eq!(verdicts, [true]);
+        assert_eq!(whole.clusters, compacted.clusters);
+        assert_eq!(whole.clusters["k"].properties["bootstrap.servers"], "a:2");
     }
 }

@@ -9,7 +9,10 @@
 //! runtimes then follow the desired state ([`reconcile`]).
 
 mod apply;
+mod clusters;
 mod replicated;
+
+use clusters::ClusterDirectory;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
+use crate::cluster_spec::{ClusterSpecError, KafkaClusterSpec};
 use crate::config::MetadataStoreConfig;
 use crate::config::{ClusterConfig, ServerConfig};
 use crate::deployments::discovery::{discover, is_https, DiscoveryError};
@@ -63,7 +67,7 @@ pub enum IngressError {
     /// A malformed source, sink or id.
     #[error(transparent)]
     Spec(#[from] SpecError),
-    /// The source names a cluster the configuration does not define.
+    /// The source names a cluster that is neither registered nor configured.
     #[error(
         "invalid source: unknown Kafka cluster {cluster:?}; {}",
         known_clusters(known)
@@ -71,8 +75,42 @@ pub enum IngressError {
     UnknownCluster {
         /// The cluster asked for.
         cluster: String,
-        /// The configured clusters.
+        /// The registered and configured clusters.
         known: Vec<String>,
+    },
+    /// A Kafka cluster registration is invalid (name or properties).
+    #[error(transparent)]
+    ClusterSpec(#[from] ClusterSpecError),
+    /// A Kafka cluster of this name is registered already.
+    #[error("kafka cluster {0:?} already exists")]
+    ClusterExists(String),
+    /// The cluster comes from the configuration file, which the admin API does not change.
+    #[error(
+        "kafka cluster {name:?} is defined in the configuration file ([[ingress.kafka-clusters]])          and cannot be {action} through the admin API; change the file and restart, or          register a cluster under another name"
+    )]
+    ClusterInConfigFile {
+        /// The cluster.
+        name: String,
+        /// What was asked: "created", "updated" or "deleted".
+        action: &'static str,
+    },
+    /// Subscriptions consume from the cluster.
+    #[error(
+        "removing kafka cluster {cluster:?} would orphan subscription(s) {subscriptions};          delete them first, or remove with force=true (they stop, and their status says why)"
+    )]
+    ClusterInUse {
+        /// The cluster.
+        cluster: String,
+        /// The subscriptions, comma-separated.
+        subscriptions: String,
+    },
+    /// New cluster properties that cannot be applied.
+    #[error("cannot update kafka cluster {cluster:?}: {reason}")]
+    ClusterUpdate {
+        /// The cluster.
+        cluster: String,
+        /// Why.
+        reason: String,
     },
     /// The sink names a service or handler no deployment serves.
     #[error("invalid sink: {0}")]
@@ -150,9 +188,11 @@ pub enum IngressError {
 
 fn known_clusters(known: &[String]) -> String {
     if known.is_empty() {
-        "no clusters are configured ([[ingress.kafka-clusters]])".to_owned()
+        "no clusters are configured ([[ingress.kafka-clusters]]) or registered \
+         (POST /kafka-clusters)"
+            .to_owned()
     } else {
-        format!("configured clusters: {}", known.join(", "))
+        format!("known clusters: {}", known.join(", "))
     }
 }
 
@@ -165,6 +205,8 @@ impl IngressError {
             | IngressError::Sink(_)
             | IngressError::Option(_)
             | IngressError::Start(_)
+            | IngressError::ClusterSpec(_)
+            | IngressError::ClusterUpdate { .. }
             | IngressError::Discovery(_) => ErrorKind::BadRequest,
             IngressError::Registry(RegistryError::NotFound { .. })
             | IngressError::SubscriptionNotFound(_)
@@ -176,6 +218,9 @@ impl IngressError {
                 RegistryError::AlreadyRegistered { .. } | RegistryError::ServiceTypeChanged { .. },
             )
             | IngressError::Duplicate { .. }
+            | IngressError::ClusterExists(_)
+            | IngressError::ClusterInConfigFile { .. }
+            | IngressError::ClusterInUse { .. }
             | IngressError::DeploymentInUse { .. } => ErrorKind::Conflict,
             IngressError::Registry(_) => ErrorKind::BadRequest,
             IngressError::Store(_) | IngressError::HandlerTls(_) => ErrorKind::Internal,
@@ -377,6 +422,8 @@ struct SubscriptionEntry {
     runtime: Option<SubscriptionRuntime>,
     /// The deployment URI and HTTP version the runtime invokes (a change restarts it).
     target_uri: Option<(String, HttpVersion)>,
+    /// The Kafka cluster the runtime consumes with (a change of its properties restarts it).
+    cluster: Option<ClusterConfig>,
     /// Why it is not running (e.g. its cluster disappeared from the configuration).
     failure: Option<String>,
     /// The metadata log offset of its create (orders the listing; 0 with the local store).
@@ -385,6 +432,8 @@ struct SubscriptionEntry {
 
 struct Inner {
     registry: DeploymentRegistry,
+    /// Kafka clusters registered through the admin API, by name.
+    clusters: BTreeMap<String, KafkaClusterSpec>,
     subscriptions: BTreeMap<String, SubscriptionEntry>,
     /// Creation order, for listing and persisting.
     order: Vec<String>,
@@ -400,6 +449,7 @@ impl Inner {
     fn new(registry: DeploymentRegistry) -> Inner {
         Inner {
             registry,
+            clusters: BTreeMap::new(),
             subscriptions: BTreeMap::new(),
             order: Vec::new(),
             deleted: HashSet::new(),
@@ -419,8 +469,9 @@ pub struct Ingress {
     replicated: Option<Arc<replicated::Replicated>>,
     /// The task following the metadata log.
     tailer: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// Clients for the cluster-wide status, by subscription id.
-    overview_clusters: std::sync::Mutex<HashMap<String, Arc<Cluster>>>,
+    /// Clients for the cluster-wide status, by subscription id, with the cluster they were
+    /// built from (a changed cluster gets a new client).
+    overview_clusters: std::sync::Mutex<HashMap<String, (ClusterConfig, Arc<Cluster>)>>,
 }
 
 impl std::fmt::Debug for Ingress {
@@ -458,10 +509,16 @@ impl Ingress {
         }
         let registry = DeploymentRegistry::from_deployments(state.deployments);
         let mut inner = Inner::new(registry);
+        inner.clusters = state
+            .kafka_clusters
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect();
         for spec in state.subscriptions {
             let id = spec.id.to_string();
-            let entry = match prepare(&config, &inner.registry, &spec) {
-                Ok((resolved, target)) => {
+            let directory = ClusterDirectory::new(&config, &inner.clusters);
+            let entry = match prepare(&directory, &inner.registry, &spec) {
+                Ok((resolved, target, cluster)) => {
                     let view = view_of(&spec, &resolved);
                     match start_runtime(&spec, resolved, &target, &handler_tls) {
                         Ok(rt) => SubscriptionEntry {
@@ -469,6 +526,7 @@ impl Ingress {
                             view,
                             runtime: Some(rt),
                             target_uri: Some(target.endpoint()),
+                            cluster: Some(cluster),
                             failure: None,
                             created_offset: 0,
                         },
@@ -507,7 +565,9 @@ impl Ingress {
         kafka: &crate::config::KafkaStoreConfig,
     ) -> Result<Ingress, IngressError> {
         let mut inner = Inner::new(DeploymentRegistry::default());
-        let had_local = !state.deployments.is_empty() || !state.subscriptions.is_empty();
+        let had_local = !state.deployments.is_empty()
+            || !state.subscriptions.is_empty()
+            || !state.kafka_clusters.is_empty();
         let replicated = replicated::Replicated::open(&config, kafka, state, &mut inner).await?;
         if had_local {
             let imported = store.state_file().with_extension("json.imported");
@@ -572,7 +632,8 @@ impl Ingress {
             paused: false,
         };
         let mut inner = self.inner.lock().await;
-        let (resolved, target) = prepare(&self.config, &inner.registry, &spec)?;
+        let directory = ClusterDirectory::new(&self.config, &inner.clusters);
+        let (resolved, target, cluster) = prepare(&directory, &inner.registry, &spec)?;
         if let Some(duplicate) = inner.find_duplicate(&self.config, &spec) {
             return Err(duplicate.into());
         }
@@ -600,6 +661,7 @@ impl Ingress {
                 view: view.clone(),
                 runtime: Some(runtime),
                 target_uri: Some(target.endpoint()),
+                cluster: Some(cluster),
                 failure: None,
                 created_offset: 0,
             },
@@ -762,15 +824,19 @@ impl Ingress {
 
     /// What Kafka says about the consumer group of `spec` (bounded by [`OVERVIEW_TIMEOUT`]).
     async fn group_overview(&self, spec: &SubscriptionSpec) -> Result<GroupOverview, String> {
-        let cluster_config = self
-            .config
-            .ingress
-            .cluster(&spec.source.cluster)
-            .ok_or_else(|| format!("unknown Kafka cluster {:?}", spec.source.cluster))?;
+        let cluster_config = {
+            let inner = self.inner.lock().await;
+            ClusterDirectory::new(&self.config, &inner.clusters)
+                .get(&spec.source.cluster)
+                .ok_or_else(|| format!("unknown Kafka cluster {:?}", spec.source.cluster))?
+        };
         let resolved =
-            resolve(cluster_config, &spec.options, spec.id.as_str()).map_err(|e| e.to_string())?;
+            resolve(&cluster_config, &spec.options, spec.id.as_str()).map_err(|e| e.to_string())?;
         let id = spec.id.to_string();
-        let cached = crate::sync::lock(&self.overview_clusters).get(&id).cloned();
+        let cached = crate::sync::lock(&self.overview_clusters)
+            .get(&id)
+            .filter(|(built_from, _)| *built_from == cluster_config)
+            .map(|(_, cluster)| cluster.clone());
         let cluster = match cached {
             Some(cluster) => cluster,
             None => {
@@ -781,7 +847,8 @@ impl Ingress {
                     ClusterSettings::from_consumer_settings(settings),
                     connector,
                 ));
-                crate::sync::lock(&self.overview_clusters).insert(id, cluster.clone());
+                crate::sync::lock(&self.overview_clusters)
+                    .insert(id, (cluster_config, cluster.clone()));
                 cluster
             }
         };
@@ -1087,6 +1154,9 @@ impl Ingress {
             return Err(e);
         }
         tracing::info!(deployment = %id, "deployment removed");
+        // Subscriptions of its services move to an older deployment serving them, or (removed
+        // with force) stop with the reason in their status.
+        reconcile(&mut inner, &self.config, &self.handler_tls).await;
         Ok(())
     }
 
@@ -1111,47 +1181,6 @@ impl Ingress {
             .ok_or_else(|| IngressError::ServiceNotFound(name.to_owned()))
     }
 
-    /// The configured clusters.
-    pub fn clusters(&self) -> Vec<ClusterView> {
-        self.config
-            .ingress
-            .kafka_clusters
-            .iter()
-            .map(cluster_view)
-            .collect()
-    }
-
-    /// One cluster, with the subscriptions consuming from it if `include_subscriptions`.
-    pub async fn cluster(
-        &self,
-        name: &str,
-        include_subscriptions: bool,
-    ) -> Result<ClusterDetail, IngressError> {
-        let cluster = self
-            .config
-            .ingress
-            .cluster(name)
-            .ok_or_else(|| IngressError::ClusterNotFound(name.to_owned()))?;
-        let subscriptions = if include_subscriptions {
-            self.list_subscriptions(None, None)
-                .await
-                .into_iter()
-                .filter(|s| {
-                    s.source
-                        .strip_prefix("kafka://")
-                        .and_then(|rest| rest.split_once('/'))
-                        .is_some_and(|(c, _)| c == name)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Ok(ClusterDetail {
-            cluster: cluster_view(cluster),
-            subscriptions,
-        })
-    }
-
     /// Stops every subscription gracefully (drain within a bound, commit, leave the group).
     pub async fn shutdown(&self) {
         if let Some(tailer) = crate::sync::lock(&self.tailer).take() {
@@ -1173,7 +1202,10 @@ impl Ingress {
     }
 
     async fn persist(&self, inner: &Inner) -> Result<(), IngressError> {
+        let mut kafka_clusters: Vec<KafkaClusterSpec> = inner.clusters.values().cloned().collect();
+        kafka_clusters.sort_by(|a, b| a.created_at.cmp(&b.created_at));
         let state = PersistedState {
+            kafka_clusters,
             deployments: inner.registry.list().to_vec(),
             subscriptions: inner
                 .order
@@ -1208,26 +1240,38 @@ async fn reconcile(inner: &mut Inner, config: &ServerConfig, tls: &HandlerTls) {
         let Some(entry) = inner.subscriptions.get_mut(&id) else {
             continue;
         };
-        let (resolved, target) = match prepare(config, &inner.registry, &entry.spec) {
+        let directory = ClusterDirectory::new(config, &inner.clusters);
+        let (resolved, target, cluster) = match prepare(&directory, &inner.registry, &entry.spec) {
             Ok(prepared) => prepared,
             Err(e) => {
-                if entry.runtime.is_none() {
-                    let failure = e.to_string();
-                    if entry.failure.as_ref() != Some(&failure) {
-                        tracing::error!(subscription = %id, error = %failure,
-                            "subscription cannot start");
-                    }
-                    entry.view = spec_view(&entry.spec);
-                    entry.failure = Some(failure);
-                } else if let Some(rt) = &entry.runtime {
-                    sync_paused(rt, entry.spec.paused);
+                // Its cluster or service is gone (removed with force): stop, and say why.
+                let failure = match &e {
+                    IngressError::UnknownCluster { cluster, .. } => format!(
+                        "its Kafka cluster {cluster:?} does not exist: it was removed \
+                         (DELETE /kafka-clusters/{cluster}?force=true) or is missing from the \
+                         configuration file; the subscription resumes from its committed \
+                         offsets once a cluster of that name is registered again"
+                    ),
+                    _ => e.to_string(),
+                };
+                if entry.failure.as_ref() != Some(&failure) {
+                    tracing::error!(subscription = %id, error = %failure,
+                        "subscription cannot run");
                 }
+                if let Some(old) = entry.runtime.take() {
+                    old.stop().await;
+                }
+                entry.view = spec_view(&entry.spec);
+                entry.failure = Some(failure);
+                entry.target_uri = None;
+                entry.cluster = None;
                 continue;
             }
         };
         let unchanged = entry.runtime.is_some()
             && entry.view == view_of(&entry.spec, &resolved)
-            && entry.target_uri == Some(target.endpoint());
+            && entry.target_uri == Some(target.endpoint())
+            && entry.cluster.as_ref() == Some(&cluster);
         if unchanged {
             if let Some(rt) = &entry.runtime {
                 sync_paused(rt, entry.spec.paused);
@@ -1245,6 +1289,7 @@ async fn reconcile(inner: &mut Inner, config: &ServerConfig, tls: &HandlerTls) {
                 entry.runtime = Some(rt);
                 entry.failure = None;
                 entry.target_uri = Some(target.endpoint());
+                entry.cluster = Some(cluster);
             }
             Err(e) => entry.failure = Some(e.to_string()),
         }
@@ -1264,28 +1309,23 @@ fn sync_paused(rt: &SubscriptionRuntime, paused: bool) {
 /// The librdkafka property of static group membership.
 const GROUP_INSTANCE_ID: &str = "group.instance.id";
 
-/// Resolves a spec against the configuration and the registry: its options (cluster defaults
-/// < cluster options < subscription options) and its handler.
+/// Resolves a spec against the clusters and the registry: its cluster, its options (cluster
+/// defaults < cluster options < subscription options) and its handler.
 fn prepare(
-    config: &ServerConfig,
+    clusters: &ClusterDirectory<'_>,
     registry: &DeploymentRegistry,
     spec: &SubscriptionSpec,
-) -> Result<(Resolved, SinkTarget), IngressError> {
-    let cluster: &ClusterConfig =
-        config
-            .ingress
-            .cluster(&spec.source.cluster)
+) -> Result<(Resolved, SinkTarget, ClusterConfig), IngressError> {
+    let config = clusters.config();
+    let cluster =
+        clusters
+            .get(&spec.source.cluster)
             .ok_or_else(|| IngressError::UnknownCluster {
                 cluster: spec.source.cluster.clone(),
-                known: config
-                    .ingress
-                    .cluster_names()
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect(),
+                known: clusters.names(),
             })?;
     let target = registry.resolve_sink(&spec.sink.service, &spec.sink.handler)?;
-    let mut resolved = resolve(cluster, &spec.options, spec.id.as_str())?;
+    let mut resolved = resolve(&cluster, &spec.options, spec.id.as_str())?;
     // Static membership by default: a restarted process takes its partitions back without a
     // rebalance. Setting `group.instance.id` (even to "", i.e. dynamic) opts out.
     let user_set = |options: &std::collections::BTreeMap<String, String>| {
@@ -1299,7 +1339,7 @@ fn prepare(
     for warning in &resolved.warnings {
         tracing::warn!(subscription = %spec.id, "{warning}");
     }
-    Ok((resolved, target))
+    Ok((resolved, target, cluster))
 }
 
 fn view_of(spec: &SubscriptionSpec, resolved: &Resolved) -> SubscriptionView {
@@ -1348,6 +1388,7 @@ fn idle_entry(spec: SubscriptionSpec, failure: Option<String>) -> SubscriptionEn
         spec,
         runtime: None,
         target_uri: None,
+        cluster: None,
         failure,
         created_offset: 0,
     }
@@ -1368,24 +1409,6 @@ fn status_of(entry: &SubscriptionEntry) -> SubscriptionStatus {
             partitions: Vec::new(),
             cluster: None,
         },
-    }
-}
-
-/// A configuration-file cluster in Restate's shape.
-fn cluster_view(c: &ClusterConfig) -> ClusterView {
-    let mut properties = c.redacted_options();
-    if !c.brokers.is_empty() {
-        properties.insert("metadata.broker.list".to_owned(), c.brokers.join(","));
-    }
-    ClusterView {
-        name: c.name.clone(),
-        properties,
-        created_at: "1970-01-01T00:00:00Z".to_owned(),
-        info: vec![ClusterInfo {
-            message: "defined in the configuration file ([[ingress.kafka-clusters]]): \
-                      read-only through the admin API"
-                .to_owned(),
-        }],
     }
 }
 

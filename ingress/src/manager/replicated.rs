@@ -110,24 +110,35 @@ impl Replicated {
         }
         tracing::info!(topic = %replicated.log.topic(), records_up_to = next,
             subscriptions = inner.subscriptions.len(),
-            deployments = inner.registry.list().len(), "metadata log replayed");
+            deployments = inner.registry.list().len(),
+            kafka_clusters = inner.clusters.len(), "metadata log replayed");
         Ok(replicated)
     }
 
-    /// Appends every entity of a local `state.json` as a create (deployments first, since
-    /// subscriptions need their services). Ids are kept, so importing twice is a no-op.
+    /// Appends every entity of a local `state.json` as a create (Kafka clusters and
+    /// deployments first, since subscriptions need them). Ids are kept, so importing twice is
+    /// a no-op.
     async fn import(
         &self,
         local: PersistedState,
     ) -> Result<Vec<(String, EntityKey)>, IngressError> {
         let mut written = Vec::new();
         let commands = local
-            .deployments
+            .kafka_clusters
             .into_iter()
-            .map(|deployment| Command::PutDeployment {
-                deployment,
-                force: false,
+            .map(|cluster| Command::PutKafkaCluster {
+                op: PutOp::Create,
+                cluster,
             })
+            .chain(
+                local
+                    .deployments
+                    .into_iter()
+                    .map(|deployment| Command::PutDeployment {
+                        deployment,
+                        force: false,
+                    }),
+            )
             .chain(
                 local
                     .subscriptions

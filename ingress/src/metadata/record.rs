@@ -1,13 +1,15 @@
 //! The records of the Kafka metadata topic: one per entity, keyed by the entity, with a JSON
 //! command as value; a tombstone (no value) deletes the entity.
 //!
-//! Key: `subscription/<id>` or `deployment/<id>`. Value: `{"format": 1, "request_id": ..,
-//! "op": "create" | "update", "subscription" | "deployment": {..}, ..}`. The format is
+//! Key: `subscription/<id>`, `deployment/<id>` or `kafka-cluster/<id>` (a registration id,
+//! not the name: see [`KafkaClusterSpec::id`]). Value: `{"format": 1, "request_id": ..,
+//! "op": "create" | "update", "subscription" | "deployment" | "kafka_cluster": {..}, ..}`. The format is
 //! checked first, so a record written by a newer kafka-ingress stops start-up with its
 //! version named instead of a confusing shape error.
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster_spec::KafkaClusterSpec;
 use crate::deployments::Deployment;
 use crate::subscription_spec::SubscriptionSpec;
 
@@ -16,6 +18,7 @@ pub const RECORD_FORMAT: u32 = 1;
 
 const SUBSCRIPTION_PREFIX: &str = "subscription/";
 const DEPLOYMENT_PREFIX: &str = "deployment/";
+const KAFKA_CLUSTER_PREFIX: &str = "kafka-cluster/";
 
 /// The entity a record is about (its key).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -24,6 +27,8 @@ pub enum EntityKey {
     Subscription(String),
     /// `deployment/<id>`.
     Deployment(String),
+    /// `kafka-cluster/<registration id>`.
+    KafkaCluster(String),
 }
 
 impl EntityKey {
@@ -32,6 +37,7 @@ impl EntityKey {
         match self {
             EntityKey::Subscription(id) => format!("{SUBSCRIPTION_PREFIX}{id}"),
             EntityKey::Deployment(id) => format!("{DEPLOYMENT_PREFIX}{id}"),
+            EntityKey::KafkaCluster(id) => format!("{KAFKA_CLUSTER_PREFIX}{id}"),
         }
         .into_bytes()
     }
@@ -43,11 +49,17 @@ impl EntityKey {
             EntityKey::Subscription(id.to_owned())
         } else if let Some(id) = text.strip_prefix(DEPLOYMENT_PREFIX) {
             EntityKey::Deployment(id.to_owned())
+        } else if let Some(id) = text.strip_prefix(KAFKA_CLUSTER_PREFIX) {
+            EntityKey::KafkaCluster(id.to_owned())
         } else {
             return Err(RecordError::Key(text.to_owned()));
         };
         match &entity {
-            EntityKey::Subscription(id) | EntityKey::Deployment(id) if id.is_empty() => {
+            EntityKey::Subscription(id)
+            | EntityKey::Deployment(id)
+            | EntityKey::KafkaCluster(id)
+                if id.is_empty() =>
+            {
                 Err(RecordError::Key(text.to_owned()))
             }
             _ => Ok(entity),
@@ -92,6 +104,13 @@ pub enum Command {
         /// Replace deployments with the same URI and allow service type changes.
         force: bool,
     },
+    /// Register a Kafka cluster (create) or replace its properties (update).
+    PutKafkaCluster {
+        /// Create or update.
+        op: PutOp,
+        /// The whole registration.
+        cluster: KafkaClusterSpec,
+    },
     /// Delete an entity (a tombstone).
     Delete(EntityKey),
 }
@@ -104,6 +123,7 @@ impl Command {
             Command::PutDeployment { deployment, .. } => {
                 EntityKey::Deployment(deployment.id.clone())
             }
+            Command::PutKafkaCluster { cluster, .. } => EntityKey::KafkaCluster(cluster.id.clone()),
             Command::Delete(key) => key.clone(),
         }
     }
@@ -130,6 +150,8 @@ struct Value {
     created_offset: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     deployment: Option<Deployment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kafka_cluster: Option<KafkaClusterSpec>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     force: bool,
 }
@@ -137,8 +159,9 @@ struct Value {
 /// Why a metadata record cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
-    /// The key is missing or not `subscription/<id>` / `deployment/<id>`.
-    #[error("record key {0:?} is not subscription/<id> or deployment/<id>")]
+    /// The key is missing or not `subscription/<id>` / `deployment/<id>` /
+    /// `kafka-cluster/<id>`.
+    #[error("record key {0:?} is not subscription/<id>, deployment/<id> or kafka-cluster/<id>")]
     Key(String),
     /// The value names a format this build does not read.
     #[error(
@@ -179,6 +202,7 @@ impl MetadataRecord {
                 subscription: Some(spec.clone()),
                 created_offset: *created_offset,
                 deployment: None,
+                kafka_cluster: None,
                 force: false,
             },
             Command::PutDeployment { deployment, force } => Value {
@@ -188,7 +212,18 @@ impl MetadataRecord {
                 subscription: None,
                 created_offset: None,
                 deployment: Some(deployment.clone()),
+                kafka_cluster: None,
                 force: *force,
+            },
+            Command::PutKafkaCluster { op, cluster } => Value {
+                format: RECORD_FORMAT,
+                request_id: self.request_id.clone(),
+                op: *op,
+                subscription: None,
+                created_offset: None,
+                deployment: None,
+                kafka_cluster: Some(cluster.clone()),
+                force: false,
             },
         };
         // Plain data: serializing cannot fail; an empty object would fail decoding loudly.
@@ -222,8 +257,8 @@ impl MetadataRecord {
             key: key.to_string(),
             value_id: value_id.to_owned(),
         };
-        let command = match (&key, v.subscription, v.deployment) {
-            (EntityKey::Subscription(id), Some(spec), None) => {
+        let command = match (&key, v.subscription, v.deployment, v.kafka_cluster) {
+            (EntityKey::Subscription(id), Some(spec), None, None) => {
                 if spec.id.as_str() != id {
                     return Err(mismatch(spec.id.as_str()));
                 }
@@ -233,7 +268,7 @@ impl MetadataRecord {
                     created_offset: v.created_offset,
                 }
             }
-            (EntityKey::Deployment(id), None, Some(deployment)) => {
+            (EntityKey::Deployment(id), None, Some(deployment), None) => {
                 if &deployment.id != id {
                     return Err(mismatch(&deployment.id));
                 }
@@ -241,6 +276,12 @@ impl MetadataRecord {
                     deployment,
                     force: v.force,
                 }
+            }
+            (EntityKey::KafkaCluster(id), None, None, Some(cluster)) => {
+                if &cluster.id != id {
+                    return Err(mismatch(&cluster.id));
+                }
+                Command::PutKafkaCluster { op: v.op, cluster }
             }
             _ => {
                 return Err(RecordError::Value(format!(
@@ -322,6 +363,22 @@ mod tests {
                 request_id: None,
                 command: Command::Delete(EntityKey::Deployment("dp_abc".into())),
             },
+            MetadataRecord {
+                request_id: Some("r4".into()),
+                command: Command::PutKafkaCluster {
+                    op: PutOp::Update,
+                    cluster: KafkaClusterSpec {
+                        id: "kc_1".into(),
+                        name: "prod".into(),
+                        properties: BTreeMap::from([("bootstrap.servers".into(), "h:9092".into())]),
+                        created_at: "2026-01-01T00:00:00.000Z".into(),
+                    },
+                },
+            },
+            MetadataRecord {
+                request_id: None,
+                command: Command::Delete(EntityKey::KafkaCluster("kc_1".into())),
+            },
         ] {
             let (key, value) = record.encode();
             assert_eq!(
@@ -336,10 +393,11 @@ mod tests {
         let s = spec();
         let key = EntityKey::Subscription(s.id.to_string()).encode();
         type Case<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, &'a str);
-        let cases: [Case; 7] = [
+        let cases: [Case; 8] = [
             (None, Some(b"{}"), "record key \"\""),
             (Some(b"topic/x"), None, "is not subscription/<id>"),
             (Some(b"subscription/"), None, "is not subscription/<id>"),
+            (Some(b"kafka-cluster/"), None, "kafka-cluster/<id>"),
             (Some(&key), Some(b"not json"), "not a metadata command"),
             (
                 Some(&key),
@@ -388,6 +446,7 @@ mod tests {
                 .collect();
             let _ = MetadataRecord::decode(Some(&bytes), Some(&bytes));
             let _ = MetadataRecord::decode(Some(b"deployment/dp_x"), Some(&bytes));
+            let _ = MetadataRecord::decode(Some(b"kafka-cluster/kc_x"), Some(&bytes));
         }
     }
 }

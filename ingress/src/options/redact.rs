@@ -9,12 +9,17 @@ use std::fmt;
 /// The text shown instead of a secret value.
 pub const REDACTED: &str = "***";
 
-/// Whether an option's value must be hidden: `*password*`, `*secret*`, `sasl.username`,
-/// `sasl.jaas.config`, `ssl.key.*` and `*oauthbearer*` (case-insensitive).
+/// Whether an option's value must be hidden: `*password*`, `*secret*`, `*passphrase*`,
+/// `sasl.username`, `sasl.jaas.config`, `ssl.key.*`, `*oauthbearer*` and the key and trust
+/// store locations (case-insensitive; Restate 1.7's list is a subset).
 pub fn is_secret_option(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     name.contains("password")
         || name.contains("secret")
+        || name.contains("passphrase")
+        || name.contains("token.endpoint.url")
+        || name.ends_with("keystore.location")
+        || name.ends_with("truststore.location")
         || name == "sasl.username"
         || name == "sasl.jaas.config"
         || name.starts_with("ssl.key.")
