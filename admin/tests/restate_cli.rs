@@ -1,8 +1,9 @@
 //! Restate's own CLI (npm `@restatedev/restate` 1.7.12, installed by `scripts/restate-cli.sh`)
-//! against the real binary and a real broker: what it can manage today (whoami, deployments
-//! register/list/describe, services list/describe, kafka-clusters list/describe, subscriptions
-//! create/list/describe/delete), each command exiting 0 with the right content, and a
-//! subscription created by it delivering records.
+//! against the real binary and a real broker: whoami, deployments register (also --force)/
+//! list/describe/remove, services list/describe, kafka-clusters list/create/describe/patch/
+//! delete, subscriptions create/list/describe/delete, each command exiting 0 with the right
+//! content, and subscriptions created by it (on a configured and on a CLI-created cluster)
+//! delivering records.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed step should panic
 
@@ -174,6 +175,80 @@ async fn the_restate_cli_manages_subscriptions_and_reads_deployments_services_an
     );
     let text = run(&["subscriptions", "list"]);
     assert!(text.contains("No subscriptions registered"), "{text}");
+
+    // Kafka clusters at runtime: create, list, describe, patch, use, delete.
+    let text = run(&[
+        "--yes",
+        "kafka-clusters",
+        "create",
+        "rt",
+        &format!("bootstrap.servers={bootstrap}"),
+        "sasl.password=rt-secret",
+    ]);
+    assert!(text.contains("rt") && text.contains("created"), "{text}");
+    let (status, kc) = server.call("GET", "/kafka-clusters/rt", None).await;
+    assert_eq!(status, 200, "{kc}");
+    assert_eq!(kc["properties"]["sasl.password"], "***");
+    let text = run(&["kafka-clusters", "list"]);
+    assert!(text.contains("rt") && text.contains(&bootstrap), "{text}");
+    assert!(!text.contains("rt-secret"), "{text}");
+    let text = run(&["kafka-clusters", "describe", "rt"]);
+    assert!(text.contains(&bootstrap), "{text}");
+    assert!(!text.contains("rt-secret"), "{text}");
+    // patch: the CLI refuses to send "***" back, so the secret is set again.
+    let text = run(&[
+        "--yes",
+        "kafka-clusters",
+        "patch",
+        "rt",
+        "--set",
+        "client.rack=rack-7",
+        "--set",
+        "sasl.password=rt-secret-2",
+    ]);
+    // (The CLI echoes the values given on its command line; the server never shows them.)
+    assert!(text.contains("Kafka cluster rt updated"), "{text}");
+    let (_, kc) = server.call("GET", "/kafka-clusters/rt", None).await;
+    assert_eq!(kc["properties"]["client.rack"], "rack-7", "{kc}");
+    assert_eq!(kc["properties"]["sasl.password"], "***", "{kc}");
+    let text = run(&[
+        "--yes",
+        "subscriptions",
+        "create",
+        &format!("kafka://rt/{topic}"),
+        "service://Svc/h",
+        "auto.offset.reset=earliest",
+    ]);
+    let rt_sub = text
+        .split_whitespace()
+        .find(|w| w.starts_with("sub_"))
+        .unwrap_or_else(|| panic!("no id in: {text}"))
+        .to_owned();
+    // Its records (the 20 above, from the start of the topic) arrive a second time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while h.requests().iter().filter(|r| r.path == "/Svc/h").count() < 40 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the subscription on the CLI-created cluster did not deliver\n{}",
+            server.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let text = run(&["kafka-clusters", "describe", "rt"]);
+    assert!(text.contains(&rt_sub), "{text}");
+    // delete without --force: the CLI itself refuses (a subscription uses it); with --force
+    // it is removed and the subscription stops, saying why.
+    let (ok, text) = restate(&cli, &home, &admin, &["--yes", "kafka-clusters", "delete", "rt"]);
+    assert!(!ok, "{text}");
+    run(&["--yes", "kafka-clusters", "delete", "--force", "rt"]);
+    let (status, _) = server.call("GET", "/kafka-clusters/rt", None).await;
+    assert_eq!(status, 404);
+    let (_, st) = server
+        .call("GET", &format!("/subscriptions/{rt_sub}/status"), None)
+        .await;
+    assert_eq!(st["state"], "failed", "{st}");
+    assert!(st["reason"].as_str().unwrap().contains("\"rt\""), "{st}");
+    run(&["--yes", "subscriptions", "delete", &rt_sub]);
 
     // register --force rediscovers and overwrites the deployment, keeping its id.
     let text = run(&["--yes", "deployments", "register", "--force", &h.url()]);
