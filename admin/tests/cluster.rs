@@ -1,8 +1,9 @@
 //! Cluster mode (`[ingress.metadata-store] store = "kafka"`) with real `kafka-ingress`
 //! processes on a real broker: a write on one process is seen by the others, a subscription
 //! runs on all of them as one consumer group (one id, one group, partitions spread), pause,
-//! resume and delete act everywhere, concurrent conflicting creates leave one subscription, a
-//! process that was down catches up, a local `state.json` is imported, and a metadata topic
+//! resume and delete act everywhere, Kafka clusters registered on one process are used by the
+//! others, concurrent conflicting creates leave one subscription, a process that was down
+//! catches up, a local `state.json` is imported, and a metadata topic
 //! that is not fit (not compacted, several partitions, an unreadable record) stops start-up.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed step should panic
@@ -201,13 +202,41 @@ async fn three_processes_are_one_ingress() {
     .await;
     println!("cluster: deployment registered on a, served by b and c after {took:?}");
 
-    // A subscription created on A is listed by B and C within 1 s, with the same id.
+    // A Kafka cluster registered on C (Restate 1.7's API) is known to A and B; a second
+    // create of its name anywhere is refused.
+    let (status, kc) = c
+        .call(
+            "POST",
+            "/kafka-clusters",
+            Some(json!({"name": "rt", "properties": {
+                "bootstrap.servers": bootstrap.clone(),
+                "session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{kc}");
+    let took = until_everywhere(&all, "kafka cluster listed", |p| async {
+        let (status, body) = p.call("GET", "/kafka-clusters/rt", None).await;
+        status == 200 && body["created_at"] == kc["created_at"]
+    })
+    .await;
+    println!("cluster: kafka cluster registered on c, known to a and b after {took:?}");
+    let (status, body) = b
+        .call(
+            "POST",
+            "/kafka-clusters",
+            Some(json!({"name": "rt", "properties": {"bootstrap.servers": "other:9092"}})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+
+    // A subscription created on A (on that cluster) is listed by B and C within 1 s, with
+    // the same id.
     let (status, sub) = a
         .call(
             "POST",
             "/subscriptions",
             Some(json!({
-                "source": format!("kafka://c/{topic}"),
+                "source": format!("kafka://rt/{topic}"),
                 "sink": "service://Obj/h",
                 "options": {"auto.offset.reset": "earliest"}
             })),
@@ -489,11 +518,19 @@ async fn a_local_state_file_is_imported_once() {
         .call("POST", "/deployments", Some(json!({"uri": h.url()})))
         .await;
     assert_eq!(status, 201);
+    let (status, kc) = local
+        .call(
+            "POST",
+            "/kafka-clusters",
+            Some(json!({"name": "rt", "properties": {"bootstrap.servers": bootstrap.clone()}})),
+        )
+        .await;
+    assert_eq!(status, 201, "{kc}");
     let (status, sub) = local
         .call(
             "POST",
             "/subscriptions",
-            Some(json!({"source": format!("kafka://c/{topic}"), "sink": "service://Svc/h"})),
+            Some(json!({"source": format!("kafka://rt/{topic}"), "sink": "service://Svc/h"})),
         )
         .await;
     assert_eq!(status, 201, "{sub}");
@@ -516,6 +553,9 @@ async fn a_local_state_file_is_imported_once() {
     assert_eq!(b.subscription_ids().await, vec![id.clone()]);
     let (status, got) = b.call("GET", &format!("/subscriptions/{id}"), None).await;
     assert_eq!((status, &got), (200, &sub));
+    let (status, got) = b.call("GET", "/kafka-clusters/rt", None).await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["created_at"], kc["created_at"]);
 }
 
 /// Starts a process that must fail, and returns its log.

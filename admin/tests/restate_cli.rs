@@ -238,7 +238,12 @@ async fn the_restate_cli_manages_subscriptions_and_reads_deployments_services_an
     assert!(text.contains(&rt_sub), "{text}");
     // delete without --force: the CLI itself refuses (a subscription uses it); with --force
     // it is removed and the subscription stops, saying why.
-    let (ok, text) = restate(&cli, &home, &admin, &["--yes", "kafka-clusters", "delete", "rt"]);
+    let (ok, text) = restate(
+        &cli,
+        &home,
+        &admin,
+        &["--yes", "kafka-clusters", "delete", "rt"],
+    );
     assert!(!ok, "{text}");
     run(&["--yes", "kafka-clusters", "delete", "--force", "rt"]);
     let (status, _) = server.call("GET", "/kafka-clusters/rt", None).await;
