@@ -276,3 +276,97 @@ async fn the_restate_cli_manages_subscriptions_and_reads_deployments_services_an
     let text = run(&["deployments", "list"]);
     assert!(!text.contains(&dp), "{text}");
 }
+
+/// A base dir written by a kafka-ingress from before Restate-format ids (`sub_`/`dp_` + 26
+/// random characters): the API shows stable Restate-format aliases the CLI decodes, accepts
+/// both forms in paths, and the subscription keeps its consumer group (its old id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_with_ids_from_before_restate_format_ids_are_managed_by_the_cli() {
+    let cli = restate_cli();
+    let bootstrap = KafkaCluster::shared().unwrap().bootstrap().to_owned();
+    let client = TestClient::connect(&bootstrap).await.unwrap();
+    let topic = client.create_topic("restate-cli-legacy", 1).await.unwrap();
+    let h = RecordingHandler::start(RecordingHandler::manifest("Svc", "SERVICE", &["h"]))
+        .await
+        .unwrap();
+    let dir = fresh_dir("restate-cli-legacy");
+    let config = dir.join("restate.toml");
+    std::fs::write(
+        &config,
+        format!("[[ingress.kafka-clusters]]\nname = \"local\"\nbrokers = [\"{bootstrap}\"]\n"),
+    )
+    .unwrap();
+    let (old_sub, old_dp) = (
+        "sub_Q7mZxw3LkP0aTbN5vR2cYdE8fG",
+        "dp_H4jK9sLm2Np6Qr8Tv0Wx3Yz5Ab",
+    );
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let state = serde_json::json!({
+        "version": 1,
+        "deployments": [{
+            "id": old_dp, "uri": h.url().trim_end_matches('/'), "additional_headers": {},
+            "services": [{"name": "Svc", "ty": "SERVICE", "handlers": [{"name": "h"}]}],
+            "http_version": "HTTP/1.1", "created_at": "2026-06-01T00:00:00.000Z"
+        }],
+        "subscriptions": [{
+            "id": old_sub, "source": format!("kafka://local/{topic}"), "sink": "service://Svc/h",
+            "options": {"auto.offset.reset": "earliest"}, "paused": false
+        }]
+    });
+    std::fs::write(data.join("state.json"), state.to_string()).unwrap();
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut server = Server::start(&config, &data, free_port(), dir.join("log"));
+    server.wait_healthy().await;
+    let admin = server.admin.clone();
+    let run = |args: &[&str]| {
+        let (ok, text) = restate(&cli, &home, &admin, args);
+        assert!(ok, "restate {} failed:\n{text}", args.join(" "));
+        text
+    };
+
+    let (_, listed) = server.call("GET", "/subscriptions", None).await;
+    let sub = listed["subscriptions"][0].clone();
+    let alias = sub["id"].as_str().unwrap().to_owned();
+    assert!(alias.starts_with("sub_1") && alias.len() == 27, "{sub}");
+    // The consumer group is still the old id: committed offsets carry over.
+    assert_eq!(sub["options"]["group.id"], old_sub, "{sub}");
+    for id in [old_sub, alias.as_str()] {
+        let (status, got) = server
+            .call("GET", &format!("/subscriptions/{id}"), None)
+            .await;
+        assert_eq!((status, &got["id"]), (200, &sub["id"]), "{got}");
+    }
+    let (_, dps) = server.call("GET", "/deployments", None).await;
+    let dp_alias = dps["deployments"][0]["id"].as_str().unwrap().to_owned();
+    assert!(
+        dp_alias.starts_with("dp_1") && dp_alias.len() == 26,
+        "{dps}"
+    );
+    let (status, _) = server
+        .call("GET", &format!("/deployments/{old_dp}"), None)
+        .await;
+    assert_eq!(status, 200);
+
+    let text = run(&["subscriptions", "list"]);
+    assert!(text.contains(&alias), "{text}");
+    let text = run(&["subscriptions", "describe", &alias]);
+    assert!(text.contains("service://Svc/h"), "{text}");
+    let text = run(&["services", "list"]);
+    assert!(text.contains(&dp_alias), "{text}");
+    let text = run(&["deployments", "describe", &dp_alias]);
+    assert!(text.contains("Svc"), "{text}");
+
+    // It delivers, and the CLI deletes it by its alias.
+    client
+        .produce_keyed(&topic, 1, values("legacy", 5), 5)
+        .await
+        .unwrap();
+    wait_delivered(&h, "/Svc/h", 5, &server).await;
+    run(&["--yes", "subscriptions", "delete", &alias]);
+    let (status, _) = server
+        .call("GET", &format!("/subscriptions/{old_sub}"), None)
+        .await;
+    assert_eq!(status, 404);
+}

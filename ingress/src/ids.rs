@@ -48,10 +48,27 @@ pub(crate) fn encode_restate_id(prefix: &str, ulid: u128) -> String {
     id
 }
 
+/// The id the admin API shows for `id`: `id` itself when it is in Restate's format, else
+/// (an id made before kafka-ingress used Restate's format) a Restate-format alias derived from
+/// it, so every process and every restart shows the same one, and Restate's CLI can decode it.
+/// The entity keeps its id (a subscription's default `group.id` is its id); both are accepted
+/// in paths.
+pub fn public_id(prefix: &str, id: &str) -> String {
+    if decode_restate_id(prefix, id).is_some() {
+        return id.to_owned();
+    }
+    // FNV-1a, 128 bits: stable across builds and platforms.
+    let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for byte in id.bytes() {
+        hash ^= u128::from(byte);
+        hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    encode_restate_id(prefix, hash)
+}
+
 /// The ULID of a Restate-format id with `prefix`, or `None` if it is not one (for example an
 /// id generated before kafka-ingress used Restate's format). Tests check the encoding with it
 /// against Restate's own ids.
-#[cfg(test)]
 pub(crate) fn decode_restate_id(prefix: &str, id: &str) -> Option<u128> {
     let rest = id.strip_prefix(prefix)?.strip_prefix(SCHEME_VERSION)?;
     if rest.len() != PAYLOAD_CHARS {
@@ -70,6 +87,24 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn legacy_ids_get_a_stable_restate_format_alias() {
+        let restate = restate_id("sub_");
+        assert_eq!(public_id("sub_", &restate), restate);
+        let legacy = "sub_Ab3dEfGh1jKlMnOpQrStUvWxYz";
+        let alias = public_id("sub_", legacy);
+        assert_ne!(alias, legacy);
+        assert!(decode_restate_id("sub_", &alias).is_some(), "{alias}");
+        assert_eq!(public_id("sub_", legacy), alias, "stable");
+        assert_ne!(public_id("sub_", "sub_Ab3dEfGh1jKlMnOpQrStUvWxYZ"), alias);
+        // Pinned: the alias must never change between versions (users script with it).
+        assert_eq!(alias, "sub_13OFnC039QZj4cV9L4UCj7C");
+        assert_eq!(
+            public_id("dp_", "dp_legacy").len(),
+            "dp_".len() + 1 + PAYLOAD_CHARS
+        );
+    }
 
     #[test]
     fn ids_have_prefix_length_and_charset_and_differ() {

@@ -7,7 +7,7 @@ pub mod config;
 pub mod deployments;
 pub mod engine;
 pub mod http_client;
-mod ids;
+pub mod ids;
 pub mod kafka;
 pub mod manager;
 pub mod metadata;

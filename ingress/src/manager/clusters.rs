@@ -235,7 +235,7 @@ impl Ingress {
         for entry in inner.subscriptions.values() {
             if entry.spec.source.cluster == name {
                 resolve(&next_config, &entry.spec.options, entry.spec.id.as_str())
-                    .map_err(|e| update_error(format!("subscription {}: {e}", entry.spec.id)))?;
+                    .map_err(|e| update_error(format!("subscription {}: {e}", entry.view.id)))?;
             }
         }
         if let Some(replicated) = &self.replicated {
@@ -271,13 +271,9 @@ impl Ingress {
         let users: Vec<&str> = inner
             .order
             .iter()
-            .filter(|id| {
-                inner
-                    .subscriptions
-                    .get(*id)
-                    .is_some_and(|e| e.spec.source.cluster == name)
-            })
-            .map(String::as_str)
+            .filter_map(|id| inner.subscriptions.get(id))
+            .filter(|e| e.spec.source.cluster == name)
+            .map(|e| e.view.id.as_str())
             .collect();
         if !users.is_empty() {
             if !force {

@@ -27,19 +27,23 @@ use crate::config::{ClusterConfig, ServerConfig};
 use crate::deployments::discovery::{discover, is_https, DiscoveryError};
 use crate::deployments::manifest::{EndpointManifest, HandlerType, ServiceManifest, ServiceType};
 use crate::deployments::registry::{
-    service_info, Deployment, DeploymentRegistry, RegistryError, ServiceInfo, SinkError, SinkTarget,
+    service_info, Deployment, DeploymentRegistry, RegistryError, ServiceInfo, SinkError,
+    SinkTarget, DEPLOYMENT_ID_PREFIX,
 };
 use crate::engine::metrics::MetricsSnapshot;
 use crate::engine::status::{RuntimeState, SubscriptionStatus};
 use crate::engine::{SubscriptionConfig, SubscriptionRuntime};
 use crate::http_client::{HandlerTls, HandlerTlsError, HttpVersion, VersionPreference};
+use crate::ids::public_id;
 use crate::kafka::cluster::{Cluster, ClusterSettings};
 use crate::kafka::group_overview::{describe_group, GroupOverview, GroupStatus};
 use crate::kafka::tls::connector_for;
 use crate::metadata::{Command, EntityKey, PutOp};
 use crate::options::{redact_options, resolve, OptionError, Resolved};
 use crate::store::{PersistedState, StateStore, StoreError};
-use crate::subscription_spec::{Sink, Source, SpecError, SubscriptionId, SubscriptionSpec};
+use crate::subscription_spec::{
+    Sink, Source, SpecError, SubscriptionId, SubscriptionSpec, SUBSCRIPTION_ID_PREFIX,
+};
 
 /// How long discovery of a deployment may take.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -699,7 +703,8 @@ impl Ingress {
     }
 
     /// One subscription.
-    pub async fn get_subscription(&self, id: &str) -> Result<SubscriptionView, IngressError> {
+    pub async fn get_subscription(&self, given: &str) -> Result<SubscriptionView, IngressError> {
+        let id = &self.subscription_key(given).await?;
         let inner = self.inner.lock().await;
         inner
             .subscriptions
@@ -710,7 +715,8 @@ impl Ingress {
 
     /// Deletes a subscription: it is removed from the persisted state at once, and its
     /// runtime drains, commits and leaves the group in the background.
-    pub async fn delete_subscription(&self, id: &str) -> Result<(), IngressError> {
+    pub async fn delete_subscription(&self, given: &str) -> Result<(), IngressError> {
+        let id = &self.subscription_key(given).await?;
         if let Some(replicated) = &self.replicated {
             if !self.inner.lock().await.subscriptions.contains_key(id) {
                 return Err(IngressError::SubscriptionNotFound(id.to_owned()));
@@ -744,7 +750,8 @@ impl Ingress {
     }
 
     /// Pauses (`true`) or resumes (`false`) a subscription; persisted.
-    pub async fn set_paused(&self, id: &str, paused: bool) -> Result<(), IngressError> {
+    pub async fn set_paused(&self, given: &str, paused: bool) -> Result<(), IngressError> {
+        let id = &self.subscription_key(given).await?;
         if let Some(replicated) = &self.replicated {
             let (mut spec, created_offset) = {
                 let inner = self.inner.lock().await;
@@ -798,7 +805,11 @@ impl Ingress {
 
     /// The runtime status of a subscription.
     /// With `store = "kafka"` it also holds the group across every process, from Kafka.
-    pub async fn subscription_status(&self, id: &str) -> Result<SubscriptionStatus, IngressError> {
+    pub async fn subscription_status(
+        &self,
+        given: &str,
+    ) -> Result<SubscriptionStatus, IngressError> {
+        let id = &self.subscription_key(given).await?;
         let (mut status, spec) = {
             let inner = self.inner.lock().await;
             let entry = inner
@@ -904,6 +915,7 @@ impl Ingress {
             // One group after the other: each is bounded by OVERVIEW_TIMEOUT.
             for spec in &specs {
                 let sub = spec.id.to_string();
+                let shown = public_id(SUBSCRIPTION_ID_PREFIX, &sub);
                 let overview = self.group_overview(spec).await;
                 match overview {
                     Ok(overview) => {
@@ -924,11 +936,11 @@ impl Ingress {
                                     partitions: 0,
                                 }
                             });
-                            view.subscriptions.push(sub.clone());
+                            view.subscriptions.push(shown.clone());
                             view.partitions += member.partitions.len();
                         }
                     }
-                    Err(e) => errors.push(format!("{sub}: {e}")),
+                    Err(e) => errors.push(format!("{shown}: {e}")),
                 }
             }
         }
@@ -1095,7 +1107,8 @@ impl Ingress {
     }
 
     /// One deployment.
-    pub async fn get_deployment(&self, id: &str) -> Result<DeploymentView, IngressError> {
+    pub async fn get_deployment(&self, given: &str) -> Result<DeploymentView, IngressError> {
+        let id = &self.deployment_key(given).await?;
         let inner = self.inner.lock().await;
         inner
             .registry
@@ -1105,7 +1118,8 @@ impl Ingress {
     }
 
     /// Removes a deployment; refused while subscriptions use its services unless `force`.
-    pub async fn remove_deployment(&self, id: &str, force: bool) -> Result<(), IngressError> {
+    pub async fn remove_deployment(&self, given: &str, force: bool) -> Result<(), IngressError> {
+        let id = &self.deployment_key(given).await?;
         let mut inner = self.inner.lock().await;
         let deployment = inner
             .registry
@@ -1122,17 +1136,13 @@ impl Ingress {
                 let users: Vec<&str> = inner
                     .order
                     .iter()
-                    .filter(|sid| {
-                        inner
-                            .subscriptions
-                            .get(*sid)
-                            .is_some_and(|e| e.spec.sink.service == service.name)
-                    })
-                    .map(String::as_str)
+                    .filter_map(|sid| inner.subscriptions.get(sid))
+                    .filter(|e| e.spec.sink.service == service.name)
+                    .map(|e| e.view.id.as_str())
                     .collect();
                 if !users.is_empty() {
                     return Err(IngressError::DeploymentInUse {
-                        deployment: deployment.id.clone(),
+                        deployment: given.to_owned(),
                         service: service.name,
                         subscriptions: users.join(", "),
                     });
@@ -1199,6 +1209,41 @@ impl Ingress {
             stops.spawn(async move { rt.stop().await });
         }
         while stops.join_next().await.is_some() {}
+    }
+
+    /// The id of the subscription `given` names: its id, or the Restate-format alias shown
+    /// for an id made before kafka-ingress used Restate's format ([`public_id`]).
+    async fn subscription_key(&self, given: &str) -> Result<String, IngressError> {
+        let inner = self.inner.lock().await;
+        if inner.subscriptions.contains_key(given) {
+            return Ok(given.to_owned());
+        }
+        inner
+            .subscriptions
+            .iter()
+            .find(|(_, e)| e.view.id == given)
+            .map(|(id, _)| id.clone())
+            .ok_or_else(|| IngressError::SubscriptionNotFound(given.to_owned()))
+    }
+
+    /// The id of the deployment `given` names: its id or its alias (see
+    /// [`Ingress::subscription_key`]).
+    async fn deployment_key(&self, given: &str) -> Result<String, IngressError> {
+        let inner = self.inner.lock().await;
+        inner
+            .registry
+            .list()
+            .iter()
+            .find(|d| d.id == given)
+            .or_else(|| {
+                inner
+                    .registry
+                    .list()
+                    .iter()
+                    .find(|d| public_id(DEPLOYMENT_ID_PREFIX, &d.id) == given)
+            })
+            .map(|d| d.id.clone())
+            .ok_or_else(|| IngressError::DeploymentNotFound(given.to_owned()))
     }
 
     async fn persist(&self, inner: &Inner) -> Result<(), IngressError> {
@@ -1344,7 +1389,7 @@ fn prepare(
 
 fn view_of(spec: &SubscriptionSpec, resolved: &Resolved) -> SubscriptionView {
     SubscriptionView {
-        id: spec.id.to_string(),
+        id: public_id(SUBSCRIPTION_ID_PREFIX, spec.id.as_str()),
         source: spec.source.to_string(),
         sink: spec.sink.to_string(),
         options: resolved.effective_options().clone(),
@@ -1374,7 +1419,7 @@ fn start_runtime(
 /// that is not running.
 fn spec_view(spec: &SubscriptionSpec) -> SubscriptionView {
     SubscriptionView {
-        id: spec.id.to_string(),
+        id: public_id(SUBSCRIPTION_ID_PREFIX, spec.id.as_str()),
         source: spec.source.to_string(),
         sink: spec.sink.to_string(),
         options: redact_options(&spec.options),
@@ -1396,7 +1441,10 @@ fn idle_entry(spec: SubscriptionSpec, failure: Option<String>) -> SubscriptionEn
 
 fn status_of(entry: &SubscriptionEntry) -> SubscriptionStatus {
     match &entry.runtime {
-        Some(rt) => rt.status(),
+        Some(rt) => SubscriptionStatus {
+            id: entry.view.id.clone(),
+            ..rt.status()
+        },
         None => SubscriptionStatus {
             id: entry.view.id.clone(),
             state: RuntimeState::Failed {
@@ -1454,14 +1502,14 @@ fn service_view(registry: &DeploymentRegistry, s: ServiceInfo) -> ServiceView {
             })
             .collect(),
         name: s.name,
-        deployment_id: s.deployment_id,
+        deployment_id: public_id(DEPLOYMENT_ID_PREFIX, &s.deployment_id),
         public: true,
     }
 }
 
 fn deployment_view(registry: &DeploymentRegistry, d: &Deployment) -> DeploymentView {
     DeploymentView {
-        id: d.id.clone(),
+        id: public_id(DEPLOYMENT_ID_PREFIX, &d.id),
         uri: d.uri.clone(),
         additional_headers: d
             .additional_headers
