@@ -38,7 +38,8 @@ impl Bad {
     /// What `ingress.error` must mention.
     fn error_mentions(self) -> &'static str {
         match self {
-            Bad::Rejected => "400",
+            // The status and the handler's own answer.
+            Bad::Rejected => r#"handler answered 400: {"message":"injected failure 400"}"#,
             Bad::NotUtf8Key => "UTF-8",
             Bad::NotJson => "JSON",
         }
@@ -304,7 +305,12 @@ async fn a_failing_record_is_retried_forever_only_its_key_waits_and_the_status_s
     assert_eq!(stuck.offset, first_stuck);
     assert_eq!(stuck.key.as_deref(), Some(STUCK));
     assert!(stuck.attempts >= 3, "{stuck:?}");
-    assert!(stuck.last_error.contains("400"), "{stuck:?}");
+    assert!(
+        stuck
+            .last_error
+            .contains("400: {\"message\":\"injected failure 400\"}"),
+        "{stuck:?}"
+    );
     assert!(p.failing >= 1, "{p:?}");
     assert_eq!(
         p.commit_watermark, first_stuck,

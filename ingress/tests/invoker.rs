@@ -116,7 +116,7 @@ async fn delivers_body_and_headers_and_classifies_every_outcome() {
     assert_eq!(
         invoker.invoke(&inv).await,
         AttemptOutcome::Retryable {
-            reason: "handler answered 429".into(),
+            reason: r#"handler answered 429: {"message":"injected failure 429"}"#.into(),
             retry_after: Some(Duration::from_secs(3))
         }
     );

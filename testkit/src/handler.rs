@@ -377,7 +377,13 @@ async fn record(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     lock(&shared.requests).push(rec);
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = (status, "{}").into_response();
+    // A failure says why in its body, as real handlers (and Restate) do.
+    let body = if status.is_success() {
+        "{}".to_owned()
+    } else {
+        format!(r#"{{"message":"injected failure {}"}}"#, status.as_u16())
+    };
+    let mut resp = (status, body).into_response();
     if let Some(secs) = retry_after {
         if let Ok(v) = secs.to_string().parse() {
             resp.headers_mut().insert("retry-after", v);

@@ -15,6 +15,8 @@ use crate::http_client::{client, error_chain, HandlerClient, HandlerTls, Version
 
 /// How much of a response body is read (and then dropped) so the connection can be reused.
 const MAX_RESPONSE_BODY: usize = 1 << 20;
+/// How much of a failed response's body goes into the error (status, dead-letter header, log).
+pub const ERROR_BODY_EXCERPT: usize = 1024;
 
 /// A pooled HTTP client for handler invocations.
 #[derive(Debug, Clone)]
@@ -72,9 +74,88 @@ impl Invoker {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        // Drain (bounded) so the connection goes back to the pool.
+        // Drain (bounded) so the connection goes back to the pool; a failure's body says why.
         let body = Limited::new(response.into_body(), MAX_RESPONSE_BODY);
-        let _ = tokio::time::timeout(self.timeout, body.collect()).await;
-        classify_status(status, retry_after)
+        let collected = tokio::time::timeout(self.timeout, body.collect()).await;
+        let outcome = classify_status(status, retry_after);
+        match (outcome, collected) {
+            (outcome @ AttemptOutcome::Delivered, _) => outcome,
+            (outcome, Ok(Ok(body))) => with_body(outcome, &body.to_bytes()),
+            (outcome, _) => outcome,
+        }
+    }
+}
+
+/// `outcome` with the handler's answer appended to its reason: `handler answered 404: <the
+/// first [`ERROR_BODY_EXCERPT`] bytes of the body>`, on one line.
+fn with_body(outcome: AttemptOutcome, body: &[u8]) -> AttemptOutcome {
+    let Some(excerpt) = body_excerpt(body) else {
+        return outcome;
+    };
+    match outcome {
+        AttemptOutcome::Retryable {
+            reason,
+            retry_after,
+        } => AttemptOutcome::Retryable {
+            reason: format!("{reason}: {excerpt}"),
+            retry_after,
+        },
+        AttemptOutcome::Terminal { reason } => AttemptOutcome::Terminal {
+            reason: format!("{reason}: {excerpt}"),
+        },
+        delivered => delivered,
+    }
+}
+
+/// The start of a response body as one line of text (control characters and line breaks
+/// become spaces, invalid UTF-8 is replaced), `...` marking a cut; `None` for a blank body.
+pub fn body_excerpt(body: &[u8]) -> Option<String> {
+    let cut = body.len() > ERROR_BODY_EXCERPT;
+    let head = &body[..body.len().min(ERROR_BODY_EXCERPT)];
+    let text: String = String::from_utf8_lossy(head)
+        .chars()
+        // A multi-byte character cut at the limit decodes as one replacement character.
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return None;
+    }
+    Some(if cut { format!("{text} ...") } else { text })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_answers_carry_their_body_bounded_and_on_one_line() {
+        let restate = br#"{"code":404,"message":"the service 'Counter' exists, but the handler 'nope' was not found"}"#;
+        let outcome = with_body(classify_status(404, None), restate);
+        let AttemptOutcome::Terminal { reason } = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(
+            reason,
+            format!("handler answered 404: {}", String::from_utf8_lossy(restate))
+        );
+        let outcome = with_body(classify_status(503, None), b"down\r\nfor\tmaintenance\n");
+        assert!(
+            matches!(&outcome, AttemptOutcome::Retryable { reason, .. } if reason == "handler answered 503: down for maintenance"),
+            "{outcome:?}"
+        );
+        assert_eq!(
+            with_body(classify_status(500, None), b" \n"),
+            classify_status(500, None)
+        );
+        assert_eq!(
+            with_body(classify_status(200, None), b"ok"),
+            AttemptOutcome::Delivered
+        );
+        let long = "é".repeat(2000);
+        let excerpt = body_excerpt(long.as_bytes()).unwrap();
+        assert!(excerpt.ends_with(" ..."), "{excerpt}");
+        assert!(excerpt.len() <= ERROR_BODY_EXCERPT + 8, "{}", excerpt.len());
+        assert_eq!(body_excerpt(&[0xff, b'x']).unwrap(), "\u{fffd}x");
     }
 }
