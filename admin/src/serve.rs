@@ -52,6 +52,7 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot open the state in {}", base_dir.display()))?,
     );
+    ingress.start_restate_refresh();
     let subscriptions = ingress.list_subscriptions(None, None).await.len();
     tracing::info!(
         admin = %bind,

@@ -133,6 +133,7 @@ impl Api {
                 ],
                 instance_id: None,
                 metadata_store: Default::default(),
+                restate_refresh_interval_ms: None,
             },
             warnings: Vec::new(),
         };

@@ -180,8 +180,9 @@ async fn https_and_http2_deployments_receive_records() {
         .all(|r| r.version == http::Version::HTTP_2));
     assert_eq!(stranger.count(), 0);
 
-    // Registering the cleartext deployment again (force) with use_http_11: true moves its
-    // subscription to HTTP/1.1: it restarts from its committed offset on the new version.
+    // Registering the cleartext deployment again (force: an overwrite, same id, 200) with
+    // use_http_11: true moves its subscription to HTTP/1.1: it restarts from its committed
+    // offset on the new version.
     let (status, dep) = server
         .call(
             "POST",
@@ -191,7 +192,7 @@ async fn https_and_http2_deployments_receive_records() {
         .await;
     assert_eq!(
         (status, dep["http_version"].as_str()),
-        (201, Some("HTTP/1.1")),
+        (200, Some("HTTP/1.1")),
         "{dep}"
     );
     versions.insert(plain.url(), "HTTP/1.1".to_owned());

@@ -30,6 +30,7 @@ const REGISTER_FIELDS: &[&str] = &[
     "breaking",
     "dry_run",
     "metadata",
+    "restate_admin_url",
 ];
 
 /// `{"deployments": [...]}`.
@@ -62,6 +63,17 @@ pub async fn register(
     // as an object of strings, not used.
     let _metadata = fields.string_map("metadata", "metadata entry", false)?;
     let use_http_11 = fields.optional_bool("use_http_11")?;
+    let restate_admin_url = match fields.optional_value("restate_admin_url") {
+        None => None,
+        Some(serde_json::Value::String(url)) => Some(url),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "field \"restate_admin_url\" must be a string (the Restate server's admin API, \
+                 e.g. http://restate:9070), got {}",
+                type_name(&other)
+            )))
+        }
+    };
     let services = match fields.optional_value("services") {
         None => None,
         Some(value @ serde_json::Value::Array(_)) => Some(
@@ -77,6 +89,12 @@ pub async fn register(
             )))
         }
     };
+    if services.is_some() && restate_admin_url.is_some() {
+        return Err(ApiError::bad_request(
+            "give either \"services\" (an inline manifest) or \"restate_admin_url\" (the \
+             services are read from the Restate server), not both",
+        ));
+    }
     let (view, registration) = ingress
         .register_deployment(RegisterDeployment {
             uri,
@@ -86,6 +104,7 @@ pub async fn register(
             breaking,
             dry_run,
             use_http_11,
+            restate_admin_url,
         })
         .await?;
     let location = location("deployments", &view.id)?;

@@ -324,7 +324,11 @@ fn schemas() -> Value {
             "properties": {
                 "uri": {"type": "string", "example": "http://localhost:9080"},
                 "additional_headers": string_map("Headers sent with discovery and every invocation."),
-                "force": {"type": "boolean", "default": false, "description": "Replace a deployment with the same uri, or change a service's type."},
+                "force": {"type": "boolean", "default": false, "description": "Overwrite the deployment with the same uri (rediscovered, same id), or change a service's type."},
+                "breaking": {"type": "boolean", "default": false, "description": "Allow service type changes."},
+                "dry_run": {"type": "boolean", "default": false, "description": "Discover and validate; answer what would be registered; change nothing."},
+                "metadata": string_map("Restate's deployment metadata: accepted, not used."),
+                "restate_admin_url": {"type": "string", "example": "http://restate:9070", "description": "uri is a Restate server's HTTP ingress; its services are read from this admin API (GET <admin>/services) at registration, on force and every restate-refresh-interval-ms."},
                 "use_http_11": {"type": "boolean", "description": "true: HTTP/1.1; false: HTTP/2 (h2c with prior knowledge on http://). Absent: HTTP/1.1 on http://, on https:// what ALPN agrees on during discovery."},
                 "services": {"type": "array", "items": schema_ref("ServiceManifest"), "description": "The manifest inline; discovery (GET <uri>/discover) is skipped."},
             },

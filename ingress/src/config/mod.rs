@@ -67,7 +67,14 @@ pub struct IngressConfig {
     pub instance_id: Option<String>,
     /// `[ingress.metadata-store]`: where deployments and subscriptions live.
     pub metadata_store: MetadataStoreConfig,
+    /// `restate-refresh-interval-ms`: how often the services of deployments that are Restate
+    /// servers are read again from their admin API (`None`: every
+    /// [`DEFAULT_RESTATE_REFRESH_MS`] ms; `Some(0)`: only on re-registration).
+    pub restate_refresh_interval_ms: Option<u64>,
 }
+
+/// The default of `restate-refresh-interval-ms`.
+pub const DEFAULT_RESTATE_REFRESH_MS: u64 = 60_000;
 
 /// The default name of the metadata topic of `store = "kafka"`.
 pub const DEFAULT_METADATA_TOPIC: &str = "__kafka_ingress_metadata";
@@ -431,6 +438,7 @@ fn extract(tree: &Table, origins: &Origins) -> Result<ServerConfig, ConfigError>
     let mut clusters = Vec::new();
     let mut instance_id = None;
     let mut metadata_store = MetadataStoreConfig::Local;
+    let mut restate_refresh_interval_ms = None;
     let mut warnings = Vec::new();
     for (key, value) in tree {
         match key.as_str() {
@@ -449,7 +457,7 @@ fn extract(tree: &Table, origins: &Origins) -> Result<ServerConfig, ConfigError>
             },
             "admin" => bind_address = extract_admin(value, origins)?,
             "ingress" => {
-                (clusters, instance_id, metadata_store) =
+                (clusters, instance_id, metadata_store, restate_refresh_interval_ms) =
                     extract_ingress(value, origins, &mut warnings)?;
             }
             other => tracing::debug!(
@@ -469,6 +477,7 @@ fn extract(tree: &Table, origins: &Origins) -> Result<ServerConfig, ConfigError>
             kafka_clusters: clusters,
             instance_id,
             metadata_store,
+            restate_refresh_interval_ms,
         },
         warnings,
     })
@@ -510,11 +519,19 @@ fn extract_admin(value: &Value, origins: &Origins) -> Result<Option<SocketAddr>,
     Ok(address)
 }
 
+/// What `[ingress]` holds: clusters, instance id, metadata store, Restate refresh interval.
+type IngressSection = (
+    Vec<ClusterConfig>,
+    Option<String>,
+    MetadataStoreConfig,
+    Option<u64>,
+);
+
 fn extract_ingress(
     value: &Value,
     origins: &Origins,
     warnings: &mut Vec<String>,
-) -> Result<(Vec<ClusterConfig>, Option<String>, MetadataStoreConfig), ConfigError> {
+) -> Result<IngressSection, ConfigError> {
     let Value::Table(ingress) = value else {
         return Err(origins.error(
             &["ingress"],
@@ -525,7 +542,29 @@ fn extract_ingress(
     let mut clusters: Vec<ClusterConfig> = Vec::new();
     let mut instance_id = None;
     let mut metadata_store = MetadataStoreConfig::Local;
+    let mut refresh = None;
     for (key, value) in ingress {
+        if key == "restate-refresh-interval-ms" {
+            let path = ["ingress", "restate-refresh-interval-ms"];
+            match value {
+                Value::Integer(ms) if *ms >= 0 => refresh = Some(*ms as u64),
+                other => {
+                    return Err(origins.error(
+                        &path,
+                        "ingress.restate-refresh-interval-ms",
+                        format!(
+                            "expected milliseconds (an integer >= 0; 0 = only on \
+                             re-registration), found {}",
+                            match other {
+                                Value::Integer(ms) => ms.to_string(),
+                                other => type_name(other).to_owned(),
+                            }
+                        ),
+                    ))
+                }
+            }
+            continue;
+        }
         if key == "metadata-store" {
             metadata_store = extract_metadata_store(value, origins)?;
             continue;
@@ -598,7 +637,7 @@ fn extract_ingress(
             ));
         }
     }
-    Ok((clusters, instance_id, metadata_store))
+    Ok((clusters, instance_id, metadata_store, refresh))
 }
 
 /// `[ingress.metadata-store]`: `store`, and for `store = "kafka"` `cluster`, `topic`,

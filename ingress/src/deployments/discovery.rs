@@ -214,16 +214,45 @@ pub async fn discover(
 ) -> Result<Discovered, DiscoveryError> {
     let base = normalize_deployment_uri(uri)?;
     let url = format!("{base}/discover");
+    let h2c = preference == VersionPreference::Fixed(HttpVersion::Http2) && !is_https(&base);
+    let (http_version, body) = fetch(
+        &url,
+        DISCOVER_ACCEPT,
+        additional_headers,
+        preference,
+        h2c,
+        tls,
+        timeout,
+    )
+    .await?;
+    Ok(Discovered {
+        manifest: parse_manifest(&url, &body)?,
+        http_version,
+    })
+}
+
+/// One bounded `GET url` (with `accept` and `additional_headers`) on the invoker's client:
+/// the HTTP version of the answer and its body; a non-2xx answer is an error quoting the body.
+/// `h2c` adds a hint to request errors (an HTTP/1.1-only server asked for h2c).
+pub(crate) async fn fetch(
+    url: &str,
+    accept: &'static str,
+    additional_headers: &BTreeMap<String, String>,
+    preference: VersionPreference,
+    h2c: bool,
+    tls: &HandlerTls,
+    timeout: Duration,
+) -> Result<(HttpVersion, Bytes), DiscoveryError> {
     let mut request = Request::builder()
         .method(Method::GET)
-        .uri(url.as_str())
+        .uri(url)
         .body(Empty::<Bytes>::new())
         .map_err(|e| UriError::Invalid {
-            uri: uri.to_owned(),
+            uri: url.to_owned(),
             reason: e.to_string(),
         })?;
     let headers = request.headers_mut();
-    headers.insert(ACCEPT, HeaderValue::from_static(DISCOVER_ACCEPT));
+    headers.insert(ACCEPT, HeaderValue::from_static(accept));
     for (name, value) in additional_headers {
         let (header_name, header_value) =
             check_header(name, value).map_err(|reason| DiscoveryError::InvalidHeader {
@@ -235,7 +264,6 @@ pub async fn discover(
 
     // A fresh client per discovery: it is rare, and no pooled connection outlives it.
     let client = client::<Empty<Bytes>>(preference, tls, timeout);
-    let h2c = preference == VersionPreference::Fixed(HttpVersion::Http2) && !is_https(&base);
 
     let exchange = async {
         let response = client.request(request).await.map_err(|e| {
@@ -246,7 +274,7 @@ pub async fn discover(
             };
             if e.is_connect() {
                 DiscoveryError::Connect {
-                    url: url.clone(),
+                    url: url.to_owned(),
                     reason,
                 }
             } else {
@@ -258,7 +286,7 @@ pub async fn discover(
                     );
                 }
                 DiscoveryError::Request {
-                    url: url.clone(),
+                    url: url.to_owned(),
                     reason,
                 }
             }
@@ -271,12 +299,12 @@ pub async fn discover(
             .map_err(|e| {
                 if e.is::<LengthLimitError>() {
                     DiscoveryError::TooLarge {
-                        url: url.clone(),
+                        url: url.to_owned(),
                         limit: MAX_MANIFEST_BYTES,
                     }
                 } else {
                     DiscoveryError::Request {
-                        url: url.clone(),
+                        url: url.to_owned(),
                         reason: format!("reading the body: {}", error_chain(e.as_ref())),
                     }
                 }
@@ -288,13 +316,13 @@ pub async fn discover(
         tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| DiscoveryError::Timeout {
-                url: url.clone(),
+                url: url.to_owned(),
                 timeout,
             })??;
 
     if !status.is_success() {
         return Err(DiscoveryError::Status {
-            url,
+            url: url.to_owned(),
             status: status.as_u16(),
             body: String::from_utf8_lossy(&body)
                 .chars()
@@ -302,10 +330,7 @@ pub async fn discover(
                 .collect(),
         });
     }
-    Ok(Discovered {
-        manifest: parse_manifest(&url, &body)?,
-        http_version,
-    })
+    Ok((http_version, body))
 }
 
 /// Whether a normalized deployment URI is `https://`.

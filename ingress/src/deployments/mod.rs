@@ -5,6 +5,7 @@
 pub mod discovery;
 pub mod manifest;
 pub mod registry;
+pub mod restate;
 
 pub use discovery::{discover, normalize_deployment_uri, DiscoveryError, UriError};
 pub use manifest::{

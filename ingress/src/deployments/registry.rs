@@ -41,6 +41,10 @@ pub struct Deployment {
     pub http_version: HttpVersion,
     /// When it was registered (RFC 3339, UTC).
     pub created_at: String,
+    /// For a Restate server (`uri` = its HTTP ingress): its admin API, where the services are
+    /// read (`GET <admin>/services`) at registration and on every refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restate_admin_url: Option<String>,
 }
 
 /// One service as served now, for `GET /services`.
@@ -291,6 +295,7 @@ impl DeploymentRegistry {
             services: manifest.services,
             http_version,
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            restate_admin_url: None,
         })
     }
 

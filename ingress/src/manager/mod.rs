@@ -24,7 +24,8 @@ use tokio::sync::Mutex;
 use crate::cluster_spec::{ClusterSpecError, KafkaClusterSpec};
 use crate::config::MetadataStoreConfig;
 use crate::config::{ClusterConfig, ServerConfig};
-use crate::deployments::discovery::{discover, is_https, DiscoveryError};
+use crate::deployments::discovery::{discover, is_https, normalize_deployment_uri, DiscoveryError};
+use crate::deployments::restate::discover_restate;
 use crate::deployments::manifest::{EndpointManifest, HandlerType, ServiceManifest, ServiceType};
 use crate::deployments::registry::{
     service_info, Deployment, DeploymentRegistry, RegistryError, ServiceInfo, SinkError,
@@ -269,6 +270,10 @@ pub struct DeploymentView {
     pub max_protocol_version: i32,
     /// The services it declares, in Restate's shape (with their revision).
     pub services: Vec<ServiceView>,
+    /// For a Restate server: its admin API, where the services are read (kafka-ingress's
+    /// own field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restate_admin_url: Option<String>,
 }
 
 /// A service as the admin API shows it (Restate 1.7's `ServiceMetadata` shape, with the
@@ -418,6 +423,9 @@ pub struct RegisterDeployment {
     /// prior knowledge on `http://`), `None` = HTTP/1.1 on `http://`, and on `https://`
     /// whatever ALPN agrees on during discovery (HTTP/1.1 for an inline manifest).
     pub use_http_11: Option<bool>,
+    /// A Restate server: `uri` is its HTTP ingress and this its admin API, where the services
+    /// are read (`GET <admin>/services`) instead of `GET <uri>/discover`.
+    pub restate_admin_url: Option<String>,
 }
 
 struct SubscriptionEntry {
@@ -473,6 +481,8 @@ pub struct Ingress {
     replicated: Option<Arc<replicated::Replicated>>,
     /// The task following the metadata log.
     tailer: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The task re-reading the services of Restate-server deployments.
+    refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Clients for the cluster-wide status, by subscription id, with the cluster they were
     /// built from (a changed cluster gets a new client).
     overview_clusters: std::sync::Mutex<HashMap<String, (ClusterConfig, Arc<Cluster>)>>,
@@ -555,6 +565,7 @@ impl Ingress {
             inner: Arc::new(Mutex::new(inner)),
             replicated: None,
             tailer: std::sync::Mutex::new(None),
+            refresher: std::sync::Mutex::new(None),
             overview_clusters: Default::default(),
         })
     }
@@ -610,6 +621,7 @@ impl Ingress {
             inner,
             replicated: Some(replicated),
             tailer: std::sync::Mutex::new(Some(tailer)),
+            refresher: std::sync::Mutex::new(None),
             overview_clusters: Default::default(),
         })
     }
@@ -1000,26 +1012,62 @@ impl Ingress {
                 HttpVersion::Http2
             }
         });
-        let (manifest, http_version) = match request.services {
+        let (manifest, http_version) = self.find_services(&request, fixed).await?;
+        self.register_found(request, manifest, http_version, replace)
+            .await
+    }
+
+    /// The services `request` registers and the HTTP version to invoke them with: inline,
+    /// from a Restate server's admin API, or by discovery.
+    async fn find_services(
+        &self,
+        request: &RegisterDeployment,
+        fixed: Option<HttpVersion>,
+    ) -> Result<(EndpointManifest, HttpVersion), IngressError> {
+        if let Some(services) = &request.services {
             // Nothing to negotiate with: the inline manifest's deployment is not asked.
-            Some(services) => (EndpointManifest { services }, fixed.unwrap_or_default()),
-            None => {
-                let preference = match fixed {
-                    Some(version) => VersionPreference::Fixed(version),
-                    None if is_https(request.uri.trim()) => VersionPreference::Negotiate,
-                    None => VersionPreference::Fixed(HttpVersion::Http1),
-                };
-                let found = discover(
-                    &request.uri,
-                    &request.additional_headers,
-                    preference,
-                    &self.handler_tls,
-                    DISCOVERY_TIMEOUT,
-                )
-                .await?;
-                (found.manifest, found.http_version)
-            }
+            return Ok((
+                EndpointManifest {
+                    services: services.clone(),
+                },
+                fixed.unwrap_or_default(),
+            ));
+        }
+        if let Some(admin) = &request.restate_admin_url {
+            let manifest = discover_restate(
+                admin,
+                &request.additional_headers,
+                &self.handler_tls,
+                DISCOVERY_TIMEOUT,
+            )
+            .await?;
+            return Ok((manifest, fixed.unwrap_or_default()));
+        }
+        let preference = match fixed {
+            Some(version) => VersionPreference::Fixed(version),
+            None if is_https(request.uri.trim()) => VersionPreference::Negotiate,
+            None => VersionPreference::Fixed(HttpVersion::Http1),
         };
+        let found = discover(
+            &request.uri,
+            &request.additional_headers,
+            preference,
+            &self.handler_tls,
+            DISCOVERY_TIMEOUT,
+        )
+        .await?;
+        Ok((found.manifest, found.http_version))
+    }
+
+    /// Registers (or, with `replace` and a known URI, overwrites) a deployment serving
+    /// `manifest`.
+    async fn register_found(
+        &self,
+        request: RegisterDeployment,
+        manifest: EndpointManifest,
+        http_version: HttpVersion,
+        replace: bool,
+    ) -> Result<(DeploymentView, Registration), IngressError> {
         let outcome = |overwritten: bool| {
             if overwritten {
                 Registration::Overwritten
@@ -1027,40 +1075,36 @@ impl Ingress {
                 Registration::Created
             }
         };
+        let restate_admin_url = request
+            .restate_admin_url
+            .as_deref()
+            .map(normalize_deployment_uri)
+            .transpose()
+            .map_err(|e| IngressError::Registry(RegistryError::from(e)))?;
+        let mut inner = self.inner.lock().await;
+        let mut deployment = inner.registry.new_deployment(
+            &request.uri,
+            request.additional_headers,
+            manifest,
+            http_version,
+        )?;
+        deployment.restate_admin_url = restate_admin_url;
+        let overwritten = replace && inner.registry.take_over_id(&mut deployment);
+        // The verdict (the log's too, unless another write comes first).
+        let mut next = inner.registry.clone();
+        next.insert(deployment.clone(), replace)?;
         if request.dry_run {
-            let inner = self.inner.lock().await;
-            let mut trial = inner.registry.clone();
-            let deployment = trial.register(
-                &request.uri,
-                request.additional_headers,
-                manifest,
-                http_version,
-                replace,
-            )?;
-            let overwritten = inner.registry.get(&deployment.id).is_some();
-            return Ok((deployment_view(&trial, &deployment), outcome(overwritten)));
+            return Ok((deployment_view(&next, &deployment), outcome(overwritten)));
         }
         if let Some(replicated) = &self.replicated {
-            let (deployment, overwritten) = {
-                let inner = self.inner.lock().await;
-                let mut deployment = inner.registry.new_deployment(
-                    &request.uri,
-                    request.additional_headers,
-                    manifest,
-                    http_version,
-                )?;
-                let overwritten = replace && inner.registry.take_over_id(&mut deployment);
-                // The verdict the log will give, unless another write comes first.
-                inner.registry.clone().insert(deployment.clone(), replace)?;
-                (deployment, overwritten)
-            };
+            drop(inner);
             replicated
                 .submit(Command::PutDeployment {
                     deployment: deployment.clone(),
                     force: replace,
                 })
                 .await?;
-            tracing::info!(deployment = %deployment.id, uri = %deployment.uri,
+            tracing::info!(deployment = %deployment.id, uri = %deployment.uri, overwritten,
                 "deployment registered (metadata log)");
             let inner = self.inner.lock().await;
             return Ok((
@@ -1068,21 +1112,11 @@ impl Ingress {
                 outcome(overwritten),
             ));
         }
-        let mut inner = self.inner.lock().await;
-        let before = inner.registry.clone();
-
-        let deployment = inner.registry.register(
-            &request.uri,
-            request.additional_headers,
-            manifest,
-            http_version,
-            replace,
-        )?;
+        let before = std::mem::replace(&mut inner.registry, next);
         if let Err(e) = self.persist(&inner).await {
             inner.registry = before;
             return Err(e);
         }
-        let overwritten = before.get(&deployment.id).is_some();
         tracing::info!(deployment = %deployment.id, uri = %deployment.uri, overwritten,
             http_version = %deployment.http_version,
             services = deployment.services.len(), "deployment registered");
@@ -1191,10 +1225,96 @@ impl Ingress {
             .ok_or_else(|| IngressError::ServiceNotFound(name.to_owned()))
     }
 
+    /// Re-reads the services of every deployment that is a Restate server; a changed list
+    /// overwrites the deployment (same id) and the subscriptions follow: one whose service
+    /// or handler disappeared stops, `failed` with the reason. An unreachable admin API keeps
+    /// the services known (and is logged).
+    pub async fn refresh_restate_deployments(&self) {
+        let restate: Vec<Deployment> = {
+            let inner = self.inner.lock().await;
+            inner
+                .registry
+                .list()
+                .iter()
+                .filter(|d| d.restate_admin_url.is_some())
+                .cloned()
+                .collect()
+        };
+        for d in restate {
+            let Some(admin) = d.restate_admin_url.clone() else {
+                continue;
+            };
+            let manifest = match discover_restate(
+                &admin,
+                &d.additional_headers,
+                &self.handler_tls,
+                DISCOVERY_TIMEOUT,
+            )
+            .await
+            {
+                Ok(manifest) => manifest,
+                Err(e) => {
+                    tracing::warn!(deployment = %d.id, error = %e,
+                        "cannot refresh the services of a Restate deployment; keeping the ones known");
+                    continue;
+                }
+            };
+            if manifest.services == d.services {
+                continue;
+            }
+            let request = RegisterDeployment {
+                uri: d.uri.clone(),
+                additional_headers: d.additional_headers.clone(),
+                force: true,
+                restate_admin_url: Some(admin),
+                ..RegisterDeployment::default()
+            };
+            match self
+                .register_found(request, manifest, d.http_version, true)
+                .await
+            {
+                Ok(_) => tracing::info!(deployment = %d.id, uri = %d.uri,
+                    "the services of a Restate deployment changed; updated"),
+                Err(e) => tracing::warn!(deployment = %d.id, error = %e,
+                    "cannot update the services of a Restate deployment"),
+            }
+        }
+    }
+
+    /// Starts re-reading Restate-server deployments every `restate-refresh-interval-ms`
+    /// (not at all for 0); stopped by [`Ingress::shutdown`].
+    pub fn start_restate_refresh(self: &Arc<Self>) {
+        let every = self
+            .config
+            .ingress
+            .restate_refresh_interval_ms
+            .unwrap_or(crate::config::DEFAULT_RESTATE_REFRESH_MS);
+        if every == 0 {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(every));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(ingress) = weak.upgrade() else {
+                    return;
+                };
+                ingress.refresh_restate_deployments().await;
+            }
+        });
+        *crate::sync::lock(&self.refresher) = Some(task);
+    }
+
     /// Stops every subscription gracefully (drain within a bound, commit, leave the group).
     pub async fn shutdown(&self) {
         if let Some(tailer) = crate::sync::lock(&self.tailer).take() {
             tailer.abort();
+        }
+        if let Some(refresher) = crate::sync::lock(&self.refresher).take() {
+            refresher.abort();
         }
         let runtimes: Vec<SubscriptionRuntime> = {
             let mut inner = self.inner.lock().await;
@@ -1525,6 +1645,7 @@ fn deployment_view(registry: &DeploymentRegistry, d: &Deployment) -> DeploymentV
             .collect(),
         http_version: d.http_version,
         created_at: d.created_at.clone(),
+        restate_admin_url: d.restate_admin_url.clone(),
         protocol_type: "RequestResponse",
         min_protocol_version: 0,
         max_protocol_version: 0,
@@ -1553,6 +1674,7 @@ mod tests {
             services: Vec::new(),
             http_version: HttpVersion::Http1,
             created_at: "2026-01-01T00:00:00Z".into(),
+            restate_admin_url: None,
         };
         let v = deployment_view(&DeploymentRegistry::default(), &d);
         assert_eq!(v.additional_headers["Authorization"], "***");

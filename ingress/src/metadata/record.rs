@@ -329,6 +329,7 @@ mod tests {
             services: Vec::new(),
             http_version: HttpVersion::Http1,
             created_at: "2026-01-01T00:00:00.000Z".into(),
+            restate_admin_url: None,
         };
         let s = spec();
         for record in [
