@@ -457,8 +457,12 @@ fn extract(tree: &Table, origins: &Origins) -> Result<ServerConfig, ConfigError>
             },
             "admin" => bind_address = extract_admin(value, origins)?,
             "ingress" => {
-                (clusters, instance_id, metadata_store, restate_refresh_interval_ms) =
-                    extract_ingress(value, origins, &mut warnings)?;
+                (
+                    clusters,
+                    instance_id,
+                    metadata_store,
+                    restate_refresh_interval_ms,
+                ) = extract_ingress(value, origins, &mut warnings)?;
             }
             other => tracing::debug!(
                 key = other,

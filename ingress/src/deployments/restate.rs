@@ -179,8 +179,8 @@ mod tests {
     fn malformed_answers_say_what_is_wrong() {
         let e = manifest_of(b"<html>").unwrap_err();
         assert!(e.contains("GET /services"), "{e}");
-        let e = manifest_of(br#"{"services":[{"name":"S","ty":"Actor","handlers":[]}]}"#)
-            .unwrap_err();
+        let e =
+            manifest_of(br#"{"services":[{"name":"S","ty":"Actor","handlers":[]}]}"#).unwrap_err();
         assert!(e.contains("\"Actor\""), "{e}");
     }
 }

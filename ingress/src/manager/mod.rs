@@ -25,12 +25,12 @@ use crate::cluster_spec::{ClusterSpecError, KafkaClusterSpec};
 use crate::config::MetadataStoreConfig;
 use crate::config::{ClusterConfig, ServerConfig};
 use crate::deployments::discovery::{discover, is_https, normalize_deployment_uri, DiscoveryError};
-use crate::deployments::restate::discover_restate;
 use crate::deployments::manifest::{EndpointManifest, HandlerType, ServiceManifest, ServiceType};
 use crate::deployments::registry::{
     service_info, Deployment, DeploymentRegistry, RegistryError, ServiceInfo, SinkError,
     SinkTarget, DEPLOYMENT_ID_PREFIX,
 };
+use crate::deployments::restate::discover_restate;
 use crate::engine::metrics::MetricsSnapshot;
 use crate::engine::status::{RuntimeState, SubscriptionStatus};
 use crate::engine::{SubscriptionConfig, SubscriptionRuntime};
