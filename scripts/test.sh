@@ -39,6 +39,11 @@ if [[ -z "${KAFKA_INGRESS_RESTATE_CLI:-}" ]]; then
   KAFKA_INGRESS_RESTATE_CLI="$(scripts/restate-cli.sh | tail -1)"
 fi
 export KAFKA_INGRESS_RESTATE_CLI
+# The Restate-as-the-sink suite runs a real restate-server and a Restate SDK endpoint (npm).
+if [[ -z "${KAFKA_INGRESS_RESTATE_SERVER:-}" ]]; then
+  KAFKA_INGRESS_RESTATE_SERVER="$(scripts/restate-server.sh | tail -1)"
+fi
+export KAFKA_INGRESS_RESTATE_SERVER
 
 echo "test.sh: testing against the broker at $KAFKA_BOOTSTRAP (${KAFKA_BROKER:-kafka})"
 

@@ -251,7 +251,7 @@ impl DeploymentRegistry {
         force: bool,
     ) -> Result<Deployment, RegistryError> {
         let mut deployment =
-            self.new_deployment(uri, additional_headers, manifest, http_version)?;
+            self.new_deployment(uri, additional_headers, manifest, http_version, None)?;
         if force {
             self.take_over_id(&mut deployment);
         }
@@ -279,6 +279,7 @@ impl DeploymentRegistry {
         additional_headers: BTreeMap<String, String>,
         manifest: EndpointManifest,
         http_version: HttpVersion,
+        restate_admin_url: Option<String>,
     ) -> Result<Deployment, RegistryError> {
         let uri = normalize_deployment_uri(uri)?;
         for (name, value) in &additional_headers {
@@ -287,7 +288,11 @@ impl DeploymentRegistry {
                 reason: reason.to_owned(),
             })?;
         }
-        manifest.validate()?;
+        // A Restate server may have no services (none registered in it yet, or all removed):
+        // its deployment then serves nothing until a refresh finds some.
+        if restate_admin_url.is_none() || !manifest.services.is_empty() {
+            manifest.validate()?;
+        }
         Ok(Deployment {
             id: restate_id(DEPLOYMENT_ID_PREFIX),
             uri,
@@ -295,7 +300,7 @@ impl DeploymentRegistry {
             services: manifest.services,
             http_version,
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            restate_admin_url: None,
+            restate_admin_url,
         })
     }
 
@@ -686,6 +691,17 @@ mod tests {
             "invalid manifest: the manifest declares no services"
         );
         assert!(r.list().is_empty());
+        // A Restate server with no services is a deployment serving nothing (yet).
+        let d = r
+            .new_deployment(
+                "http://restate:8080",
+                BTreeMap::new(),
+                manifest(json!({"services": []})),
+                HttpVersion::Http1,
+                Some("http://restate:9070".to_owned()),
+            )
+            .unwrap();
+        assert!(d.services.is_empty());
     }
 
     #[test]

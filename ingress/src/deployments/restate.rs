@@ -69,9 +69,13 @@ pub async fn discover_restate(
         url: url.clone(),
         reason,
     })?;
-    manifest
-        .validate()
-        .map_err(|source| DiscoveryError::InvalidManifest { url, source })?;
+    // No services is a real state of a Restate server (none registered yet, or all removed):
+    // the deployment then serves nothing, and the subscriptions on it fail, saying so.
+    if !manifest.services.is_empty() {
+        manifest
+            .validate()
+            .map_err(|source| DiscoveryError::InvalidManifest { url, source })?;
+    }
     Ok(manifest)
 }
 
@@ -114,12 +118,16 @@ fn manifest_of(body: &[u8]) -> Result<EndpointManifest, String> {
                 input: input_of(handler.input_description.as_deref()),
             });
         }
+        // Restate lists services and handlers in no stable order; sorted, an unchanged
+        // server reads as the same manifest on every refresh.
+        handlers.sort_by(|a, b| a.name.cmp(&b.name));
         services.push(ServiceManifest {
             name: service.name,
             ty,
             handlers,
         });
     }
+    services.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(EndpointManifest { services })
 }
 
@@ -171,8 +179,34 @@ mod tests {
         assert_eq!(counter.handlers[1].ty, Some(HandlerType::Shared));
         assert_eq!(counter.handlers[0].input_content_type(), "application/json");
         let text = &m.services[1];
-        assert_eq!(text.handlers[0].input_content_type(), "text/plain");
-        assert_eq!(text.handlers[1].input_content_type(), "application/json");
+        assert_eq!(text.handlers[0].name, "any");
+        assert_eq!(text.handlers[0].input_content_type(), "application/json");
+        assert_eq!(text.handlers[1].input_content_type(), "text/plain");
+    }
+
+    #[test]
+    fn the_order_restate_lists_services_in_does_not_matter() {
+        let a = manifest_of(
+            br#"{"services":[{"name":"B","ty":"Service","handlers":[{"name":"y"},{"name":"x"}]},
+                {"name":"A","ty":"Service","handlers":[]}]}"#,
+        )
+        .unwrap();
+        let b = manifest_of(
+            br#"{"services":[{"name":"A","ty":"Service","handlers":[]},
+                {"name":"B","ty":"Service","handlers":[{"name":"x"},{"name":"y"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(a.services, b.services);
+        assert_eq!(a.services[0].name, "A");
+    }
+
+    #[test]
+    fn a_restate_server_without_services_is_an_empty_manifest() {
+        let m = manifest_of(br#"{"services":[]}"#).unwrap();
+        assert!(m.services.is_empty());
+        let m =
+            manifest_of(br#"{"services":[{"name":"P","ty":"Service","public":false}]}"#).unwrap();
+        assert!(m.services.is_empty());
     }
 
     #[test]

@@ -373,10 +373,17 @@ mod tests {
                 BTreeMap::new(),
                 manifest.clone(),
                 HttpVersion::Http1,
+                None,
             )
             .unwrap();
         let second = registry
-            .new_deployment("http://h:1", BTreeMap::new(), manifest, HttpVersion::Http1)
+            .new_deployment(
+                "http://h:1",
+                BTreeMap::new(),
+                manifest,
+                HttpVersion::Http1,
+                None,
+            )
             .unwrap();
         let put = |d: &crate::deployments::Deployment, force| Command::PutDeployment {
             deployment: d.clone(),

@@ -1087,8 +1087,8 @@ impl Ingress {
             request.additional_headers,
             manifest,
             http_version,
+            restate_admin_url,
         )?;
-        deployment.restate_admin_url = restate_admin_url;
         let overwritten = replace && inner.registry.take_over_id(&mut deployment);
         // The verdict (the log's too, unless another write comes first).
         let mut next = inner.registry.clone();
