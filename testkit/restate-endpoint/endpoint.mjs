@@ -8,6 +8,7 @@
 //     get  shared     returns {"count": <count>, "seen": [<inputs, in order>]}
 //   Svc (service)
 //     echo            returns its input
+//     fail            throws a TerminalError: input {"message": "...", "code": 400}
 //
 // Listens on $PORT (default 9080), HTTP/2 without TLS (h2c), as the SDK serves it. Run it from
 // the directory scripts/restate-server.sh installs into, so that `@restatedev/restate-sdk`
@@ -55,6 +56,12 @@ const svc = restate.service({
   name: "Svc",
   handlers: {
     echo: async (_ctx, input) => (input === undefined ? null : input),
+    // Fails with a terminal error: input {"message": "...", "code": 400}.
+    fail: async (_ctx, input) => {
+      throw new restate.TerminalError(input?.message ?? "failed", {
+        errorCode: input?.code ?? 500,
+      });
+    },
   },
 });
 
