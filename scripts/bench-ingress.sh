@@ -19,12 +19,17 @@
 #            excluded; then BENCH_LATENCY_RECORDS records produced at BENCH_LATENCY_RATE/s
 #            while the engine runs, latency = handler receive time - kafka.timestamp (the
 #            produce time; 1 ms timestamp resolution); peak RSS = VmHWM of the run process.
+#   run-process  the same, with the real kafka-ingress binary (release) and the no-op handler
+#            each in its own process (the "-proc" scenarios): the deployment and subscription
+#            are created over the admin API; cpu us/event is the ingress process's own CPU
+#            time (utime + stime) for the backlog, and peak RSS is the ingress process's alone.
 # The last thing printed is a markdown table.
 #
 # Environment: BENCH_RECORDS (500000), BENCH_PARTITIONS (8), BENCH_KEYS (1000),
 # BENCH_LATENCY_RECORDS (10000), BENCH_LATENCY_RATE (1000 records/s), BENCH_OPTIONS (extra
 # subscription options for both scenarios, `name=value,...`; defaults otherwise),
-# BENCH_KEEP_DIR=1 keeps the temporary directory (broker data and logs).
+# BENCH_KEEP_DIR=1 keeps the temporary directory (broker data and logs),
+# BENCH_SCENARIOS (default "service vo service-h2c vo-h2c service-proc vo-proc").
 set -euo pipefail
 
 RECORDS="${BENCH_RECORDS:-500000}"
@@ -76,14 +81,23 @@ pick_port() {
   die "no free port pair found in 20000-40000"
 }
 
-log "building the release example"
-(cd "$ROOT" && cargo build --release -q -p ingress --example bench_ingress) \
+SCENARIOS="${BENCH_SCENARIOS:-service vo service-h2c vo-h2c service-proc vo-proc}"
+for s in $SCENARIOS; do
+  case "$s" in service|vo|service-h2c|vo-h2c|service-proc|vo-proc|service-h2c-proc|vo-h2c-proc) ;;
+    *) die "unknown scenario in BENCH_SCENARIOS: $s" ;;
+  esac
+done
+
+log "building the release example and binary"
+(cd "$ROOT" && cargo build --release -q -p ingress --example bench_ingress && cargo build --release -q -p admin --bin kafka-ingress) \
   || die "cargo build --release failed"
 TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null \
   | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
 [[ -n "$TARGET_DIR" ]] || TARGET_DIR="$ROOT/target"
 BENCH="$TARGET_DIR/release/examples/bench_ingress"
 [[ -x "$BENCH" ]] || die "release example not found: $BENCH"
+BINARY="$TARGET_DIR/release/kafka-ingress"
+[[ -x "$BINARY" ]] || die "release binary not found: $BINARY"
 
 if [[ -n "${KAFKA_BOOTSTRAP:-}" ]]; then
   BOOTSTRAP="$KAFKA_BOOTSTRAP"
@@ -103,41 +117,56 @@ scenario() {
     >"$WORK/$name.produce" 2>&1 || { tail -20 "$WORK/$name.produce" >&2; die "$name: producing failed"; }
   log "$name: $(tail -1 "$WORK/$name.produce")"
   sync
-  log "$name: running the engine"
-  "$BENCH" run "$BOOTSTRAP" "$topic" "$RECORDS" "$PARTITIONS" "$keys" "$sink" "$LAT_RECORDS" "$LAT_RATE" \
-    >"$WORK/$name.out" 2>"$WORK/$name.err" || { tail -20 "$WORK/$name.err" >&2; die "$name: run failed"; }
+  if [[ "$name" == *-proc ]]; then
+    log "$name: running kafka-ingress and the handler, each in its own process"
+    "$BENCH" run-process "$BINARY" "$BOOTSTRAP" "$topic" "$RECORDS" "$PARTITIONS" "$keys" "$sink" "$LAT_RECORDS" "$LAT_RATE" \
+      >"$WORK/$name.out" 2>"$WORK/$name.err" || { tail -20 "$WORK/$name.err" >&2; die "$name: run failed"; }
+  else
+    log "$name: running the engine"
+    "$BENCH" run "$BOOTSTRAP" "$topic" "$RECORDS" "$PARTITIONS" "$keys" "$sink" "$LAT_RECORDS" "$LAT_RATE" \
+      >"$WORK/$name.out" 2>"$WORK/$name.err" || { tail -20 "$WORK/$name.err" >&2; die "$name: run failed"; }
+  fi
   log "$name: $(tail -1 "$WORK/$name.out")"
 }
 
 field() { sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$WORK/$1.out" | tail -1; }
 
-scenario service service 0
-scenario vo vo "$KEYS"
-scenario service-h2c service-h2c 0
-scenario vo-h2c vo-h2c "$KEYS"
+for name in $SCENARIOS; do
+  sink="${name%-proc}"
+  if [[ "$sink" == vo* ]]; then scenario "$name" "$sink" "$KEYS"; else scenario "$name" "$sink" 0; fi
+done
 
-row() {
-  # row <label> <name>
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(field "$2" records)" "$(field "$2" secs)" \
-    "$(field "$2" eps)" "$(field "$2" p50_ms)" "$(field "$2" p99_ms)" "$(field "$2" peak_rss_mib)"
+label() {
+  case "$1" in
+    service) echo "service sink (parallel, max-in-flight 100/partition), HTTP/1.1, handler in the engine's process" ;;
+    vo) echo "virtual-object sink, $KEYS keys (one in flight per key), HTTP/1.1, handler in the engine's process" ;;
+    service-h2c) echo "service sink, HTTP/2 (h2c), handler in the engine's process" ;;
+    vo-h2c) echo "virtual-object sink, $KEYS keys, HTTP/2 (h2c), handler in the engine's process" ;;
+    service-proc) echo "**kafka-ingress binary**, service sink, HTTP/1.1, handler in its own process" ;;
+    vo-proc) echo "**kafka-ingress binary**, virtual-object sink, $KEYS keys, HTTP/1.1, handler in its own process" ;;
+    service-h2c-proc) echo "**kafka-ingress binary**, service sink, h2c, handler in its own process" ;;
+    vo-h2c-proc) echo "**kafka-ingress binary**, virtual-object sink, $KEYS keys, h2c, handler in its own process" ;;
+  esac
 }
 
 MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 echo
 echo "$RECORDS records x 100 B per scenario in $PARTITIONS partitions; $(nproc) cores, ${MODEL:-unknown CPU}; $BROKER_DESC"
 echo
-echo "| scenario | records | seconds | events/s | p50 ms | p99 ms | peak RSS MiB |"
+echo "| scenario | events/s | ingress CPU us/event | p50 ms | p99 ms | peak RSS MiB | group join s |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-row "service sink (parallel, max-in-flight 100/partition), HTTP/1.1" service
-row "virtual-object sink, $KEYS keys (one in flight per key), HTTP/1.1" vo
-row "service sink, HTTP/2 (h2c)" service-h2c
-row "virtual-object sink, $KEYS keys, HTTP/2 (h2c)" vo-h2c
+for name in $SCENARIOS; do
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$name")" "$(field "$name" eps)" \
+    "$(field "$name" cpu_us_per_event)" "$(field "$name" p50_ms)" "$(field "$name" p99_ms)" \
+    "$(field "$name" peak_rss_mib)" "$(field "$name" join_secs)"
+done
 echo
-echo "seconds: first to last request at the handler for the backlog (group join excluded:" \
-  "service $(field service join_secs) s, vo $(field vo join_secs) s, service-h2c $(field service-h2c join_secs) s, vo-h2c $(field vo-h2c join_secs) s). Latency: $LAT_RECORDS records" \
-  "produced at $LAT_RATE/s while the engine runs, handler receive time - kafka.timestamp." \
-  "Peak RSS: VmHWM of the process running the engine and the no-op handler."
-echo "Latency p90/max ms: service $(field service p90_ms)/$(field service max_ms)," \
-  "vo $(field vo p90_ms)/$(field vo max_ms), service-h2c $(field service-h2c p90_ms)/$(field service-h2c max_ms)," \
-  "vo-h2c $(field vo-h2c p90_ms)/$(field vo-h2c max_ms). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" \
-  "(the broker, the producer and the handler share the machine with the engine)."
+echo "events/s: backlog records / (last - first request at the handler). Ingress CPU: utime + stime" \
+  "of the ingress process for the backlog / records (in-process rows: engine + handler together)." \
+  "Peak RSS: VmHWM of the ingress process (in-process rows: engine + handler). Latency:" \
+  "$LAT_RECORDS records produced at $LAT_RATE/s while the ingress runs, handler receive time - kafka.timestamp."
+for name in $SCENARIOS; do
+  h="$(field "$name" handler_cpu_us_per_event)"
+  [[ -n "$h" ]] && echo "$name: handler process CPU $h us/event"
+done
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the broker, the producer and the handler share the machine with the ingress)."

@@ -474,7 +474,9 @@ async fn a_restate_server_is_the_sink_with_services_from_its_admin_api_and_each_
     //    the subscription fails, saying why.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(
-        !server.log().contains("the services of a Restate deployment changed"),
+        !server
+            .log()
+            .contains("the services of a Restate deployment changed"),
         "an unchanged Restate server was taken as changed:\n{}",
         server.log()
     );

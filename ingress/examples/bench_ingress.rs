@@ -23,6 +23,21 @@
 //! max_ms=.. peak_rss_mib=.. handled=.. delivered=.. retried=..` (peak RSS = VmHWM of this
 //! process: engine + handler + the small latency producer).
 //!
+//!     bench_ingress handler
+//!     bench_ingress run-process <kafka-ingress binary> <bootstrap> <topic> <records> <partitions> \
+//!         <keys> <service|vo|service-h2c|vo-h2c> <latency-records> <latency-rate>
+//!
+//! `run-process` is `run` with the ingress and the handler each in its own process: the real
+//! `kafka-ingress` binary (admin API on a free port, its own base dir, a deployment with an
+//! inline manifest and a subscription created over HTTP, as a user would) and `handler` (this
+//! example: the same no-op handler alone, printing its URL; `GET /__bench/stats` and
+//! `POST /__bench/latency-from/<ms>` are its control routes). Its line adds the ingress
+//! process's CPU time per backlog event (`cpu_us_per_event`: utime + stime from
+//! /proc/<pid>/stat, from just before the subscription is created until the handler has the
+//! whole backlog), the handler's (`handler_cpu_us_per_event`), and `peak_rss_mib` is the
+//! VmHWM of the ingress process alone. `run` reports `cpu_us_per_event` of its one process
+//! (engine + handler).
+//!
 //! Environment: `BENCH_OPTIONS=name=value,...` adds subscription options (defaults
 //! otherwise); `BENCH_LATENCY_DUMP=<file>` writes the raw latency samples (ms into the phase,
 //! latency ms, partition).
@@ -95,6 +110,34 @@ async fn main() {
                 _ => usage(),
             };
             run(
+                bootstrap,
+                topic,
+                num(records, "<records>"),
+                i32::try_from(num(partitions, "<partitions>")).unwrap(),
+                num(keys, "<keys>"),
+                keyed,
+                version,
+                num(lat_records, "<latency-records>"),
+                num(lat_rate, "<latency-rate>"),
+            )
+            .await;
+        }
+        Some("handler") => serve_handler().await,
+        Some("run-process") => {
+            let [_, _, binary, bootstrap, topic, records, partitions, keys, sink, lat_records, lat_rate] =
+                args.as_slice()
+            else {
+                usage()
+            };
+            let (keyed, version) = match sink.as_str() {
+                "service" => (false, HttpVersion::Http1),
+                "vo" => (true, HttpVersion::Http1),
+                "service-h2c" => (false, HttpVersion::Http2),
+                "vo-h2c" => (true, HttpVersion::Http2),
+                _ => usage(),
+            };
+            run_process(
+                binary,
                 bootstrap,
                 topic,
                 num(records, "<records>"),
@@ -270,15 +313,6 @@ async fn start_handler(seen: Arc<Seen>, epoch: Instant) -> String {
     format!("http://{addr}")
 }
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
-
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -338,6 +372,7 @@ async fn run(
     } else {
         ("Greeter", "greet", DispatchMode::Parallel)
     };
+    let cpu0 = cpu_secs("self");
     let rt = SubscriptionRuntime::start(SubscriptionConfig {
         id,
         topic: topic.to_owned(),
@@ -359,19 +394,84 @@ async fn run(
 
     // Phase 1: the backlog.
     wait_count(&seen, records, Duration::from_secs(3600), "backlog").await;
+    let cpu = cpu_secs("self") - cpu0;
     let first = Duration::from_micros(seen.first_us.load(Ordering::Relaxed));
     let last = Duration::from_micros(seen.last_us.load(Ordering::Relaxed));
     let secs = (last - first).as_secs_f64().max(1e-6);
 
     // Phase 2: records produced at a fixed rate while the engine runs.
-    let client = client(bootstrap).await;
-    let pcs = Arc::new(partition_clients(&client, topic, partitions).await);
-    let start_ms = SystemTime::now()
+    seen.latency_from_ms.store(now_ms(), Ordering::Release);
+    produce_at_rate(
+        bootstrap,
+        topic,
+        records,
+        partitions,
+        keys,
+        latency_records,
+        latency_rate,
+    )
+    .await;
+    wait_count(
+        &seen,
+        records + latency_records,
+        Duration::from_secs(600),
+        "latency phase",
+    )
+    .await;
+    let samples = std::mem::take(&mut *seen.latencies_ms.lock().unwrap());
+    if let Ok(path) = std::env::var("BENCH_LATENCY_DUMP") {
+        // Raw samples in arrival order (ms into the phase, latency ms, partition).
+        let text: String = samples
+            .iter()
+            .map(|(at, l, p)| format!("{at:.1} {l:.1} {p}\n"))
+            .collect();
+        std::fs::write(path, text).expect("write the latency dump");
+    }
+    let mut lat: Vec<f64> = samples.iter().map(|(_, l, _)| *l).collect();
+    lat.sort_by(f64::total_cmp);
+    let peak = peak_rss_of("self");
+    let metrics = rt.metrics().snapshot();
+    rt.stop().await;
+    println!(
+        "records={records} secs={secs:.3} eps={:.0} join_secs={:.3} latency_records={} \
+         p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1} peak_rss_mib={peak:.1} \
+         cpu_us_per_event={:.1} handled={} delivered={} retried={}",
+        records as f64 / secs,
+        first.as_secs_f64(),
+        lat.len(),
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.90),
+        percentile(&lat, 0.99),
+        percentile(&lat, 1.0),
+        cpu * 1e6 / records as f64,
+        seen.count.load(Ordering::Acquire),
+        metrics.delivered,
+        metrics.retried,
+    );
+}
+
+fn now_ms() -> u64 {
+    let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis();
-    seen.latency_from_ms
-        .store(u64::try_from(start_ms).unwrap(), Ordering::Release);
+    u64::try_from(ms).unwrap()
+}
+
+/// Produces records `first..first + latency_records` at `latency_rate` records/s (a batch
+/// per partition every `TICK`, stamped with the produce time).
+async fn produce_at_rate(
+    bootstrap: &str,
+    topic: &str,
+    first: usize,
+    partitions: i32,
+    keys: usize,
+    latency_records: usize,
+    latency_rate: usize,
+) {
+    let records = first;
+    let client = client(bootstrap).await;
+    let pcs = Arc::new(partition_clients(&client, topic, partitions).await);
     let per_tick = (latency_rate as f64 * TICK.as_secs_f64()).max(1.0);
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -413,40 +513,345 @@ async fn run(
     while let Some(done) = sends.join_next().await {
         done.unwrap();
     }
-    wait_count(
-        &seen,
+}
+
+/// CPU time (user + system) of process `pid` ("self" for this one), from /proc/<pid>/stat.
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; USER_HZ is
+    // 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// VmHWM of process `pid`, MiB.
+fn peak_rss_of(pid: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// The no-op handler alone (for `run-process`): prints its URL, serves until killed.
+async fn serve_handler() {
+    let epoch = Instant::now();
+    let seen = Arc::new(Seen::default());
+    let state = Arc::new(HandlerState {
+        seen: seen.clone(),
+        epoch,
+    });
+    let stats = {
+        let seen = seen.clone();
+        move || {
+            let seen = seen.clone();
+            async move {
+                format!(
+                    "{} {} {}",
+                    seen.count.load(Ordering::Acquire),
+                    seen.first_us.load(Ordering::Relaxed),
+                    seen.last_us.load(Ordering::Relaxed)
+                )
+            }
+        }
+    };
+    let latency_from = {
+        let seen = seen.clone();
+        move |axum::extract::Path(ms): axum::extract::Path<u64>| {
+            let seen = seen.clone();
+            async move {
+                seen.latency_from_ms.store(ms, Ordering::Release);
+                "ok"
+            }
+        }
+    };
+    let latencies = {
+        let seen = seen.clone();
+        move || {
+            let seen = seen.clone();
+            async move {
+                let mut lat: Vec<f64> = seen
+                    .latencies_ms
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|(_, l, _)| *l)
+                    .collect();
+                lat.sort_by(f64::total_cmp);
+                format!(
+                    "{} {:.1} {:.1} {:.1} {:.1}",
+                    lat.len(),
+                    percentile(&lat, 0.50),
+                    percentile(&lat, 0.90),
+                    percentile(&lat, 0.99),
+                    percentile(&lat, 1.0)
+                )
+            }
+        }
+    };
+    let app = axum::Router::new()
+        .route("/__bench/stats", axum::routing::get(stats))
+        .route("/__bench/latencies", axum::routing::get(latencies))
+        .route(
+            "/__bench/latency-from/{ms}",
+            axum::routing::post(latency_from),
+        )
+        .fallback(noop)
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    println!("http://{addr}");
+    use std::io::Write as _;
+    std::io::stdout().flush().unwrap();
+    axum::serve(listener, app).await.unwrap();
+}
+
+/// One HTTP/1.1 call with a JSON (or empty) body: (status, body).
+async fn http(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, String) {
+    use http_body_util::{BodyExt, Full};
+    let client: hyper_util::client::legacy::Client<_, Full<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let mut req = http::Request::builder().method(method).uri(url);
+    let body = match body {
+        Some(v) => {
+            req = req.header("content-type", "application/json");
+            Full::new(bytes::Bytes::from(v.to_string()))
+        }
+        None => Full::new(bytes::Bytes::new()),
+    };
+    match client.request(req.body(body).unwrap()).await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+/// A child process killed on drop.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn handler_stats(url: &str) -> (usize, u64, u64) {
+    let (_, text) = http("GET", &format!("{url}/__bench/stats"), None).await;
+    let v: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(v.len(), 3, "handler stats: {text}");
+    (usize::try_from(v[0]).unwrap(), v[1], v[2])
+}
+
+async fn wait_handled(url: &str, n: usize, timeout: Duration, what: &str, log: &std::path::Path) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let (count, _, _) = handler_stats(url).await;
+        if count >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {count} of {n} requests after {timeout:?}; ingress log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_process(
+    binary: &str,
+    bootstrap: &str,
+    topic: &str,
+    records: usize,
+    partitions: i32,
+    keys: usize,
+    keyed: bool,
+    version: HttpVersion,
+    latency_records: usize,
+    latency_rate: usize,
+) {
+    use std::process::{Command, Stdio};
+    let me = std::env::current_exe().unwrap();
+    let mut handler = Command::new(me)
+        .arg("handler")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    {
+        use std::io::BufRead as _;
+        let out = handler.stdout.take().unwrap();
+        std::io::BufReader::new(out).read_line(&mut line).unwrap();
+    }
+    let handler = ChildGuard(handler);
+    let url = line.trim().to_owned();
+    assert!(url.starts_with("http://"), "handler printed {line:?}");
+
+    let dir = std::env::temp_dir().join(format!("bench-ingress-proc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("restate.toml");
+    std::fs::write(
+        &config,
+        format!("[[ingress.kafka-clusters]]\nname = \"bench\"\nbrokers = [\"PLAINTEXT://{bootstrap}\"]\n"),
+    )
+    .unwrap();
+    let admin_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.join("ingress.log");
+    let ingress = Command::new(binary)
+        .arg("--config-file")
+        .arg(&config)
+        .arg("--base-dir")
+        .arg(dir.join("data"))
+        .arg("--admin-bind")
+        .arg(format!("127.0.0.1:{admin_port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = ingress.id().to_string();
+    let ingress = ChildGuard(ingress);
+    let admin = format!("http://127.0.0.1:{admin_port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http("GET", &format!("{admin}/health"), None).await.0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "kafka-ingress not healthy:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (service, handler_name, ty) = if keyed {
+        ("Counter", "add", "VIRTUAL_OBJECT")
+    } else {
+        ("Greeter", "greet", "SERVICE")
+    };
+    let (status, body) = http(
+        "POST",
+        &format!("{admin}/deployments"),
+        Some(serde_json::json!({
+            "uri": url,
+            "use_http_11": version == HttpVersion::Http1,
+            "services": [{"name": service, "ty": ty, "handlers": [{"name": handler_name}]}],
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "register: {body}");
+    let mut options =
+        serde_json::Map::from_iter([("auto.offset.reset".to_owned(), "earliest".into())]);
+    for pair in std::env::var("BENCH_OPTIONS")
+        .unwrap_or_default()
+        .split(',')
+    {
+        if let Some((k, v)) = pair.split_once('=') {
+            options.insert(k.trim().to_owned(), v.trim().into());
+        }
+    }
+    let handler_pid = handler.0.id().to_string();
+    let (cpu0, handler_cpu0) = (cpu_secs(&pid), cpu_secs(&handler_pid));
+    let subscribed = Instant::now();
+    let (status, body) = http(
+        "POST",
+        &format!("{admin}/subscriptions"),
+        Some(serde_json::json!({
+            "source": format!("kafka://bench/{topic}"),
+            "sink": format!("service://{service}/{handler_name}"),
+            "options": options,
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "subscribe: {body}");
+
+    // Phase 1: the backlog (the group join: until the first request, 10 ms resolution).
+    wait_handled(&url, 1, Duration::from_secs(120), "first request", &log).await;
+    let join_secs = subscribed.elapsed().as_secs_f64();
+    wait_handled(&url, records, Duration::from_secs(3600), "backlog", &log).await;
+    let (cpu1, handler_cpu1) = (cpu_secs(&pid), cpu_secs(&handler_pid));
+    let (_, first_us, last_us) = handler_stats(&url).await;
+    let secs = (Duration::from_micros(last_us) - Duration::from_micros(first_us))
+        .as_secs_f64()
+        .max(1e-6);
+
+    // Phase 2: latency.
+    let (status, body) = http(
+        "POST",
+        &format!("{url}/__bench/latency-from/{}", now_ms()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    produce_at_rate(
+        bootstrap,
+        topic,
+        records,
+        partitions,
+        keys,
+        latency_records,
+        latency_rate,
+    )
+    .await;
+    wait_handled(
+        &url,
         records + latency_records,
         Duration::from_secs(600),
         "latency phase",
+        &log,
     )
     .await;
-    let samples = std::mem::take(&mut *seen.latencies_ms.lock().unwrap());
-    if let Ok(path) = std::env::var("BENCH_LATENCY_DUMP") {
-        // Raw samples in arrival order (ms into the phase, latency ms, partition).
-        let text: String = samples
-            .iter()
-            .map(|(at, l, p)| format!("{at:.1} {l:.1} {p}\n"))
-            .collect();
-        std::fs::write(path, text).expect("write the latency dump");
-    }
-    let mut lat: Vec<f64> = samples.iter().map(|(_, l, _)| *l).collect();
-    lat.sort_by(f64::total_cmp);
-    let peak = peak_rss_mib();
-    let metrics = rt.metrics().snapshot();
-    rt.stop().await;
+    let (_, lat) = http("GET", &format!("{url}/__bench/latencies"), None).await;
+    let lat: Vec<&str> = lat.split_whitespace().collect();
+    assert_eq!(lat.len(), 5, "latencies: {lat:?}");
+    let peak = peak_rss_of(&pid);
+    let (handled, _, _) = handler_stats(&url).await;
+    let (_, metrics) = http("GET", &format!("{admin}/metrics"), None).await;
+    let metric = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
     println!(
-        "records={records} secs={secs:.3} eps={:.0} join_secs={:.3} latency_records={} \
-         p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1} peak_rss_mib={peak:.1} \
-         handled={} delivered={} retried={}",
+        "records={records} secs={secs:.3} eps={:.0} join_secs={join_secs:.3} latency_records={} \
+         p50_ms={} p90_ms={} p99_ms={} max_ms={} peak_rss_mib={peak:.1} \
+         cpu_us_per_event={:.1} handler_cpu_us_per_event={:.1} handled={handled} delivered={} \
+         retried={}",
         records as f64 / secs,
-        first.as_secs_f64(),
-        lat.len(),
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.90),
-        percentile(&lat, 0.99),
-        percentile(&lat, 1.0),
-        seen.count.load(Ordering::Acquire),
-        metrics.delivered,
-        metrics.retried,
+        lat[0],
+        lat[1],
+        lat[2],
+        lat[3],
+        lat[4],
+        (cpu1 - cpu0) * 1e6 / records as f64,
+        (handler_cpu1 - handler_cpu0) * 1e6 / records as f64,
+        metric("kafka_ingress_records_delivered_total"),
+        metric("kafka_ingress_retries_total"),
     );
+    drop(ingress);
+    drop(handler);
+    let _ = std::fs::remove_dir_all(&dir);
 }
