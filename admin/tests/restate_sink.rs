@@ -306,7 +306,8 @@ async fn a_restate_server_is_the_sink_with_services_from_its_admin_api_and_each_
             "/subscriptions",
             Some(json!({"source": format!("kafka://local/{ghost_topic}"),
                 "sink": "service://Counter/nope",
-                "options": {"auto.offset.reset": "earliest"}})),
+                // (tansu answers a first JoinGroup only after about a session timeout.)
+                "options": {"auto.offset.reset": "earliest", "session.timeout.ms": "6000"}})),
         )
         .await;
     assert_eq!(status, 201, "{sub}");
@@ -381,8 +382,11 @@ async fn a_restate_server_is_the_sink_with_services_from_its_admin_api_and_each_
             "/subscriptions",
             Some(json!({"source": format!("kafka://local/{topic}"),
                 "sink": "service://Counter/add",
+                // (A short session: tansu, without static membership, waits about a session
+                // before it answers a JoinGroup, after a crash too.)
                 "options": {"auto.offset.reset": "earliest", "auto.commit.interval.ms": "60000",
-                    "ingress.commit-delay-ms": "0"}})),
+                    "ingress.commit-delay-ms": "0", "session.timeout.ms": "6000",
+                    "heartbeat.interval.ms": "500"}})),
         )
         .await;
     assert_eq!(status, 201, "{sub}");
