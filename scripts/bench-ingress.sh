@@ -23,6 +23,12 @@
 #            each in its own process (the "-proc" scenarios): the deployment and subscription
 #            are created over the admin API; cpu us/event is the ingress process's own CPU
 #            time (utime + stime) for the backlog, and peak RSS is the ingress process's alone.
+#   restate-vo, restate-service  the peer: Restate's own Kafka ingress (restate-server 1.7.12
+#            from npm, scripts/restate-server.sh) delivering the same kind of backlog
+#            (BENCH_RESTATE_RECORDS, default 20 000: it is about 10x slower) to a Restate TS SDK
+#            endpoint whose handlers only count (testkit/restate-endpoint/); cpu us/event and
+#            peak RSS are the restate-server process's. On by default when node and npm are
+#            installed; BENCH_RESTATE=0 turns it off.
 # The last thing printed is a markdown table.
 #
 # Environment: BENCH_RECORDS (500000), BENCH_PARTITIONS (8), BENCH_KEYS (1000),
@@ -81,9 +87,15 @@ pick_port() {
   die "no free port pair found in 20000-40000"
 }
 
-SCENARIOS="${BENCH_SCENARIOS:-service vo service-h2c vo-h2c service-proc vo-proc}"
+RESTATE_RECORDS="${BENCH_RESTATE_RECORDS:-20000}"
+[[ "$RESTATE_RECORDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RESTATE_RECORDS must be a positive number, got: $RESTATE_RECORDS"
+default_scenarios="service vo service-h2c vo-h2c service-proc vo-proc"
+if [[ "${BENCH_RESTATE:-1}" != 0 ]] && command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  default_scenarios="$default_scenarios restate-vo restate-service"
+fi
+SCENARIOS="${BENCH_SCENARIOS:-$default_scenarios}"
 for s in $SCENARIOS; do
-  case "$s" in service|vo|service-h2c|vo-h2c|service-proc|vo-proc|service-h2c-proc|vo-h2c-proc) ;;
+  case "$s" in service|vo|service-h2c|vo-h2c|service-proc|vo-proc|service-h2c-proc|vo-h2c-proc|restate-vo|restate-service) ;;
     *) die "unknown scenario in BENCH_SCENARIOS: $s" ;;
   esac
 done
@@ -129,11 +141,77 @@ scenario() {
   log "$name: $(tail -1 "$WORK/$name.out")"
 }
 
+# CPU seconds (utime + stime) and VmHWM (MiB) of a process.
+proc_cpu() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
+proc_hwm() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+# restate_scenario <name> <Service/handler> <keys>: Restate 1.7.12's Kafka ingress as the peer.
+restate_scenario() {
+  local name="$1" target="$2" keys="$3" topic="bench-ingress-$1-$$-$RANDOM"
+  local dir="$WORK/$name" rdir admin_port ingress_port node_port ep_port stats_port
+  mkdir -p "$dir"
+  rdir="$("$ROOT/scripts/restate-server.sh" 2>"$dir/install.log" | tail -1)" \
+    || { cat "$dir/install.log" >&2; die "$name: scripts/restate-server.sh failed"; }
+  log "$name: producing $RESTATE_RECORDS records to $topic ($PARTITIONS partitions, $keys keys)"
+  "$BENCH" produce "$BOOTSTRAP" "$topic" "$RESTATE_RECORDS" "$PARTITIONS" "$keys" \
+    >"$dir/produce" 2>&1 || { tail -20 "$dir/produce" >&2; die "$name: producing failed"; }
+  admin_port="$(pick_port)"; ingress_port=$((admin_port + 1)); node_port=$((admin_port + 2))
+  ep_port="$(pick_port)"; stats_port=$((ep_port + 1))
+  (cd "$rdir" && PORT="$ep_port" STATS_PORT="$stats_port" exec node endpoint.mjs) >"$dir/endpoint.log" 2>&1 &
+  local ep_pid=$!
+  printf '[[ingress.kafka-clusters]]\nname = "bench"\nbrokers = ["PLAINTEXT://%s"]\n' "$BOOTSTRAP" >"$dir/restate.toml"
+  RESTATE_ADMIN__BIND_ADDRESS="127.0.0.1:$admin_port" RESTATE_INGRESS__BIND_ADDRESS="127.0.0.1:$ingress_port" \
+    RESTATE_BIND_ADDRESS="127.0.0.1:$node_port" RESTATE_ADVERTISED_ADDRESS="http://127.0.0.1:$node_port/" \
+    RESTATE_LISTEN_MODE=tcp RESTATE_DISABLE_TELEMETRY=true RESTATE_LOG_DISABLE_ANSI_CODES=true \
+    "$rdir/bin/restate-server" --config-file "$dir/restate.toml" --base-dir "$dir/data" --node-name n1 --no-logo \
+    >"$dir/restate.log" 2>&1 &
+  local rs_pid=$!
+  local admin="http://127.0.0.1:$admin_port" i
+  for i in $(seq 1 300); do
+    curl -sf -o /dev/null "$admin/deployments" -H 'content-type: application/json' \
+      -d "{\"uri\": \"http://127.0.0.1:$ep_port\"}" && break
+    kill -0 "$rs_pid" 2>/dev/null || { tail -20 "$dir/restate.log" >&2; die "$name: restate-server exited"; }
+    sleep 0.2
+  done
+  [[ $i -lt 300 ]] || { tail -20 "$dir/restate.log" >&2; die "$name: could not register the endpoint with Restate"; }
+  local cpu0 t0 stats count first last
+  cpu0="$(proc_cpu "$rs_pid")"
+  t0="$(date +%s.%N)"
+  curl -sf -o "$dir/subscription" "$admin/subscriptions" -H 'content-type: application/json' \
+    -d "{\"source\": \"kafka://bench/$topic\", \"sink\": \"service://$target\", \"options\": {\"auto.offset.reset\": \"earliest\"}}" \
+    || { tail -20 "$dir/restate.log" >&2; die "$name: creating the Restate subscription failed"; }
+  log "$name: Restate's Kafka ingress delivering to $target"
+  local join=""
+  while :; do
+    stats="$(curl -sf "http://127.0.0.1:$stats_port/" || echo "0 0 0")"
+    read -r count first last <<<"$stats"
+    [[ -z "$join" && "$count" -gt 0 ]] && join="$(echo "$(date +%s.%N) - $t0" | bc -l)"
+    [[ "$count" -ge "$RESTATE_RECORDS" ]] && break
+    kill -0 "$rs_pid" 2>/dev/null || { tail -20 "$dir/restate.log" >&2; die "$name: restate-server exited"; }
+    (( $(echo "$(date +%s.%N) - $t0 > 1800" | bc -l) )) && die "$name: $count of $RESTATE_RECORDS after 30 min"
+    sleep 0.05
+  done
+  local cpu1 hwm secs
+  cpu1="$(proc_cpu "$rs_pid")"
+  hwm="$(proc_hwm "$rs_pid")"
+  kill "$rs_pid" "$ep_pid" 2>/dev/null || true
+  wait "$rs_pid" "$ep_pid" 2>/dev/null || true
+  secs="$(echo "($last - $first) / 1000000" | bc -l)"
+  printf 'records=%s secs=%.3f eps=%.0f join_secs=%.3f p50_ms=- p99_ms=- peak_rss_mib=%s cpu_us_per_event=%.1f\n' \
+    "$RESTATE_RECORDS" "$secs" "$(echo "$RESTATE_RECORDS / $secs" | bc -l)" "$join" "$hwm" \
+    "$(echo "($cpu1 - $cpu0) * 1000000 / $RESTATE_RECORDS" | bc -l)" >"$WORK/$name.out"
+  log "$name: $(cat "$WORK/$name.out")"
+}
+
 field() { sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p" "$WORK/$1.out" | tail -1; }
 
 for name in $SCENARIOS; do
-  sink="${name%-proc}"
-  if [[ "$sink" == vo* ]]; then scenario "$name" "$sink" "$KEYS"; else scenario "$name" "$sink" 0; fi
+  case "$name" in
+    restate-vo) restate_scenario "$name" BenchObject/hit "$KEYS" ;;
+    restate-service) restate_scenario "$name" BenchService/hit 0 ;;
+    vo*) scenario "$name" "${name%-proc}" "$KEYS" ;;
+    *) scenario "$name" "${name%-proc}" 0 ;;
+  esac
 done
 
 label() {
@@ -146,6 +224,8 @@ label() {
     vo-proc) echo "**kafka-ingress binary**, virtual-object sink, $KEYS keys, HTTP/1.1, handler in its own process" ;;
     service-h2c-proc) echo "**kafka-ingress binary**, service sink, h2c, handler in its own process" ;;
     vo-h2c-proc) echo "**kafka-ingress binary**, virtual-object sink, $KEYS keys, h2c, handler in its own process" ;;
+    restate-vo) echo "Restate 1.7.12's Kafka ingress -> TS SDK virtual object, $KEYS keys ($RESTATE_RECORDS records)" ;;
+    restate-service) echo "Restate 1.7.12's Kafka ingress -> TS SDK service ($RESTATE_RECORDS records)" ;;
   esac
 }
 
@@ -165,6 +245,8 @@ echo "events/s: backlog records / (last - first request at the handler). Ingress
   "of the ingress process for the backlog / records (in-process rows: engine + handler together)." \
   "Peak RSS: VmHWM of the ingress process (in-process rows: engine + handler). Latency:" \
   "$LAT_RECORDS records produced at $LAT_RATE/s while the ingress runs, handler receive time - kafka.timestamp."
+[[ " $SCENARIOS " == *" restate-"* ]] && echo "Restate rows: the same topic layout with $RESTATE_RECORDS records;" \
+  "CPU and peak RSS of the restate-server process (its SDK endpoint is a separate node process); no latency phase."
 for name in $SCENARIOS; do
   h="$(field "$name" handler_cpu_us_per_event)"
   [[ -n "$h" ]] && echo "$name: handler process CPU $h us/event"

@@ -65,11 +65,39 @@ const svc = restate.service({
   },
 });
 
+// For scripts/bench-ingress.sh's Restate peer: BenchObject/hit (virtual object, exclusive)
+// and BenchService/hit do nothing but count, in this process; with STATS_PORT set,
+// `GET http://127.0.0.1:$STATS_PORT/` answers "<count> <first us> <last us>" (microseconds
+// since the endpoint started).
+const started = process.hrtime.bigint();
+const hits = { count: 0, first: 0n, last: 0n };
+const hit = async () => {
+  const now = (process.hrtime.bigint() - started) / 1000n;
+  if (hits.count === 0) hits.first = now;
+  hits.count += 1;
+  hits.last = now;
+  return null;
+};
+const benchObject = restate.object({ name: "BenchObject", handlers: { hit } });
+const benchService = restate.service({ name: "BenchService", handlers: { hit } });
+if (process.env.STATS_PORT) {
+  const http = await import("node:http");
+  http
+    .createServer((_req, res) => res.end(`${hits.count} ${hits.first} ${hits.last}`))
+    .listen(Number.parseInt(process.env.STATS_PORT, 10), "127.0.0.1");
+}
+
 const port = Number.parseInt(process.env.PORT ?? "9080", 10);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`restate-endpoint: bad PORT: ${process.env.PORT}`);
   process.exit(2);
 }
 
-const bound = await restate.endpoint().bind(counter).bind(svc).listen(port);
+const bound = await restate
+  .endpoint()
+  .bind(counter)
+  .bind(svc)
+  .bind(benchObject)
+  .bind(benchService)
+  .listen(port);
 console.log(`restate-endpoint: listening on port ${bound ?? port} (h2c)`);
