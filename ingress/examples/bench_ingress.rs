@@ -792,6 +792,26 @@ async fn run_process(
     wait_handled(&url, records, Duration::from_secs(3600), "backlog", &log).await;
     let (cpu1, handler_cpu1) = (cpu_secs(&pid), cpu_secs(&handler_pid));
     let (_, first_us, last_us) = handler_stats(&url).await;
+    if let Some(id) = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["id"].as_str().map(str::to_owned))
+    {
+        let (_, status) = http("GET", &format!("{admin}/subscriptions/{id}/status"), None).await;
+        let limits: Vec<String> = serde_json::from_str::<serde_json::Value>(&status)
+            .ok()
+            .and_then(|v| {
+                v["partitions"].as_array().map(|ps| {
+                    ps.iter()
+                        .map(|p| p["in_flight_limit"].to_string())
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        eprintln!(
+            "in-flight limits at the end of the backlog: {}",
+            limits.join(" ")
+        );
+    }
     let secs = (Duration::from_micros(last_us) - Duration::from_micros(first_us))
         .as_secs_f64()
         .max(1e-6);

@@ -6,6 +6,7 @@
 //! histogram `kafka_ingress_handler_latency_seconds`. Per owned partition (plus `topic`,
 //! `partition`): the gauges `kafka_ingress_consumer_lag`, `kafka_ingress_committed_offset`,
 //! `kafka_ingress_high_watermark` (each only once known), `kafka_ingress_in_flight`,
+//! `kafka_ingress_in_flight_limit`,
 //! `kafka_ingress_buffered_records`, `kafka_ingress_failing_records`. And
 //! `kafka_ingress_subscriptions`, the number of subscriptions, and per subscription
 //! `kafka_ingress_kafka_trouble` (1 while a broker, the coordinator or commits fail).
@@ -83,6 +84,11 @@ const GAUGES: &[Gauge] = &[
         "kafka_ingress_in_flight",
         "Records being delivered now, including ones waiting for a retry.",
         |p| Some(count(p.in_flight)),
+    ),
+    (
+        "kafka_ingress_in_flight_limit",
+        "How many records may be in flight now (the adaptive limit plus the failing records).",
+        |p| Some(count(p.in_flight_limit)),
     ),
     (
         "kafka_ingress_buffered_records",
@@ -262,6 +268,7 @@ mod tests {
                     high_watermark: Some(52),
                     lag: Some(12),
                     in_flight: 4,
+                    in_flight_limit: 8,
                     buffered: 6,
                     fetch_paused: false,
                     failing: 1,

@@ -289,7 +289,7 @@ fn schemas() -> Value {
         },
         "PartitionStatus": {
             "type": "object",
-            "required": ["topic", "partition", "commit_watermark", "position", "in_flight", "buffered", "fetch_paused", "failing"],
+            "required": ["topic", "partition", "commit_watermark", "position", "in_flight", "in_flight_limit", "buffered", "fetch_paused", "failing"],
             "properties": {
                 "topic": {"type": "string"},
                 "partition": {"type": "integer", "format": "int32"},
@@ -299,6 +299,7 @@ fn schemas() -> Value {
                 "high_watermark": nullable(int64.clone()),
                 "lag": nullable(int64.clone()),
                 "in_flight": count.clone(),
+                "in_flight_limit": count.clone(),
                 "buffered": count.clone(),
                 "fetch_paused": {"type": "boolean"},
                 "failing": count.clone(),

@@ -40,8 +40,13 @@ pub(crate) struct DeliveryContext {
 /// How a delivery ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DeliveryResult {
-    /// Delivered, dead-lettered or skipped: the record is done.
-    Finished,
+    /// Delivered, dead-lettered or skipped: the record is done. `first_attempt` is how long
+    /// the attempt took when the first one delivered it (what the adaptive in-flight limit
+    /// learns from; retried and failed records say nothing about the handler's load).
+    Finished {
+        /// The round trip of a first attempt that delivered it.
+        first_attempt: Option<Duration>,
+    },
     /// Given up because the partition is draining; the record is not done.
     Abandoned,
 }
@@ -61,13 +66,15 @@ pub(crate) async fn deliver(
     };
     let invocation = build_invocation(&ctx.target, source, &record);
     let mut attempts: u32 = 0;
+    let mut rtt = Duration::ZERO;
     loop {
         let outcome = match &invocation {
             Ok(invocation) => {
                 attempts = attempts.saturating_add(1);
                 let started = Instant::now();
                 let outcome = ctx.invoker.invoke(invocation).await;
-                ctx.metrics.handler_latency.observe(started.elapsed());
+                rtt = started.elapsed();
+                ctx.metrics.handler_latency.observe(rtt);
                 outcome
             }
             Err(undeliverable) => {
@@ -81,7 +88,9 @@ pub(crate) async fn deliver(
             AttemptOutcome::Delivered => {
                 SubscriptionMetrics::inc(&ctx.metrics.delivered);
                 clear_failure(counters, record.offset);
-                return DeliveryResult::Finished;
+                return DeliveryResult::Finished {
+                    first_attempt: (attempts == 1).then_some(rtt),
+                };
             }
             AttemptOutcome::Retryable {
                 reason,
@@ -112,7 +121,9 @@ pub(crate) async fn deliver(
                     );
                     SubscriptionMetrics::inc(&ctx.metrics.skipped);
                     clear_failure(counters, record.offset);
-                    return DeliveryResult::Finished;
+                    return DeliveryResult::Finished {
+                        first_attempt: None,
+                    };
                 }
                 OnFailure::DeadLetter { topic } => {
                     return dead_letter(ctx, partition, &record, topic, &reason, counters, cancel)
@@ -156,7 +167,9 @@ async fn dead_letter(
                 );
                 SubscriptionMetrics::inc(&ctx.metrics.dead_lettered);
                 clear_failure(counters, record.offset);
-                return DeliveryResult::Finished;
+                return DeliveryResult::Finished {
+                    first_attempt: None,
+                };
             }
             Err(e) => {
                 let why = format!("{reason}; then {e}");

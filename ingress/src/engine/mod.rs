@@ -3,6 +3,7 @@
 //! queue, dispatcher, offset tracker) -> [`delivery`] (invoker, retries, failure policy,
 //! [`dead_letter`]) -> watermark reported back to the consumer, which commits it.
 
+mod concurrency;
 pub mod dead_letter;
 mod delivery;
 pub mod invocation;

@@ -18,6 +18,7 @@ use kafka_proto::record::{Record, RecordHeader};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::{JoinError, JoinSet};
 
+use super::concurrency::ConcurrencyLimit;
 use super::delivery::{deliver, DeliveryContext, DeliveryResult};
 use super::partition_queue::{DispatchMode, PartitionQueue};
 use super::status::PartitionCounters;
@@ -42,6 +43,8 @@ pub(crate) struct PartitionLimits {
     pub(crate) mode: DispatchMode,
     /// `ingress.max-in-flight`.
     pub(crate) max_in_flight: usize,
+    /// `ingress.adaptive-concurrency`: the in-flight limit adapts below `max_in_flight`.
+    pub(crate) adaptive: bool,
     /// Buffered records at which fetching pauses (it resumes at half).
     pub(crate) buffer_budget: usize,
     /// How long a revoke waits for in-flight attempts.
@@ -66,6 +69,10 @@ pub(crate) struct PartitionWorker {
     cancel: watch::Sender<bool>,
     fetch_paused: bool,
     reported: i64,
+    /// The adaptive in-flight limit, and records failing now (they do not count against it:
+    /// a stuck record must not take the others' slots).
+    limit: ConcurrencyLimit,
+    failing: usize,
 }
 
 impl PartitionWorker {
@@ -98,6 +105,8 @@ impl PartitionWorker {
             cancel: watch::channel(false).0,
             fetch_paused: false,
             reported: start,
+            limit: ConcurrencyLimit::new(limits.max_in_flight, limits.adaptive),
+            failing: 0,
         }
     }
 
@@ -154,6 +163,8 @@ impl PartitionWorker {
         if *self.paused.borrow() {
             return;
         }
+        let allowed = (self.limit.limit() + self.failing).min(self.limits.max_in_flight);
+        self.queue.set_max_in_flight(allowed);
         while let Some((key, record)) = self.queue.start_next() {
             let ctx = self.ctx.clone();
             let counters = self.counters.clone();
@@ -167,6 +178,8 @@ impl PartitionWorker {
             });
             self.running.insert(handle.id(), (key, offset));
         }
+        self.limit
+            .note_in_flight(self.queue.in_flight().saturating_sub(self.failing));
     }
 
     /// Books the end of one delivery task.
@@ -188,8 +201,11 @@ impl PartitionWorker {
             return;
         };
         self.queue.complete(&key);
-        if result == Some(DeliveryResult::Finished) {
+        if let Some(DeliveryResult::Finished { first_attempt }) = result {
             self.watermark.finish(offset);
+            if let Some(rtt) = first_attempt {
+                self.limit.record(rtt);
+            }
         }
     }
 
@@ -212,6 +228,8 @@ impl PartitionWorker {
             self.fetch_paused = false;
         }
         let mut c = lock(&self.counters);
+        self.failing = c.failing.len();
+        c.in_flight_limit = (self.limit.limit() + self.failing).min(self.limits.max_in_flight);
         c.commit_watermark = watermark;
         c.position = self.watermark.position();
         c.in_flight = self.queue.in_flight();

@@ -114,6 +114,12 @@ impl<T> PartitionQueue<T> {
         }
     }
 
+    /// Changes how many records may be in flight (the adaptive limit); what runs already
+    /// goes on.
+    pub fn set_max_in_flight(&mut self, max_in_flight: usize) {
+        self.max_in_flight = max_in_flight.max(1);
+    }
+
     /// Records in flight.
     pub fn in_flight(&self) -> usize {
         self.in_flight

@@ -69,6 +69,9 @@ pub struct PartitionStatus {
     pub lag: Option<i64>,
     /// Records being delivered now (including ones waiting for a retry).
     pub in_flight: usize,
+    /// How many may be in flight now: the adaptive limit (`ingress.adaptive-concurrency`,
+    /// at most `ingress.max-in-flight`) plus the records failing now.
+    pub in_flight_limit: usize,
     /// Records fetched and waiting for their turn.
     pub buffered: usize,
     /// Whether fetching is paused (budget full or subscription paused).
@@ -107,6 +110,7 @@ pub(crate) struct PartitionCounters {
     pub(crate) position: i64,
     pub(crate) high_watermark: Option<i64>,
     pub(crate) in_flight: usize,
+    pub(crate) in_flight_limit: usize,
     pub(crate) buffered: usize,
     pub(crate) fetch_paused: bool,
     pub(crate) failing: BTreeMap<i64, StuckRecord>,

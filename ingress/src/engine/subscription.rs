@@ -180,6 +180,7 @@ impl SubscriptionRuntime {
                         _ => None,
                     },
                     in_flight: c.in_flight,
+                    in_flight_limit: c.in_flight_limit,
                     buffered: c.buffered,
                     fetch_paused: c.fetch_paused,
                     failing: c.failing.len(),
@@ -261,6 +262,7 @@ async fn run(
     let limits = PartitionLimits {
         mode: config.mode,
         max_in_flight,
+        adaptive: ingress.adaptive_concurrency,
         buffer_budget: MIN_BUFFER_BUDGET.max(max_in_flight.saturating_mul(10)),
         drain_bound: ingress.request_timeout.min(MAX_DRAIN),
     };

@@ -151,6 +151,11 @@ pub const INGRESS_OPTIONS: &[(&str, &str, &str)] = &[
         "integer 0 .. 60000 (0: only every auto.commit.interval.ms)",
         "100",
     ),
+    (
+        "ingress.adaptive-concurrency",
+        "true | false (false: always ingress.max-in-flight)",
+        "true",
+    ),
 ];
 
 /// Default `ingress.max-in-flight`.
@@ -664,6 +669,9 @@ pub struct IngressOptions {
     /// `ingress.max-in-flight`: records being delivered at once per partition (default 100).
     /// For keyed handlers this bounds the sum over all keys of the partition.
     pub max_in_flight: u32,
+    /// `ingress.adaptive-concurrency`: the in-flight limit of each partition adapts between 2
+    /// and `max_in_flight` to what the handler serves without queueing (default true).
+    pub adaptive_concurrency: bool,
     /// Backoff and attempt limit.
     pub retry: RetryPolicy,
     /// `ingress.on-failure` (+ `ingress.dead-letter.topic`).
@@ -1204,6 +1212,7 @@ fn check_ingress_option(name: &str, value: &str) -> Result<(), OptionError> {
         | "ingress.retry.max-interval-ms"
         | "ingress.request-timeout-ms" => parse_int(name, value, 1, 86_400_000).map(|_| ()),
         "ingress.commit-delay-ms" => parse_int(name, value, 0, 60_000).map(|_| ()),
+        "ingress.adaptive-concurrency" => parse_enum(name, value, &["true", "false"]).map(|_| ()),
         "ingress.retry.max-attempts" => parse_max_attempts(name, value).map(|_| ()),
         "ingress.on-failure" => {
             parse_enum(name, value, &["retry", "dead-letter", "skip"]).map(|_| ())
@@ -1308,8 +1317,13 @@ fn resolve_ingress(
         Some(e) => parse_int(&e.given, &e.value, 0, 60_000)?,
         None => DEFAULT_COMMIT_DELAY_MS as i64,
     };
+    let adaptive_concurrency = match m.get("ingress.adaptive-concurrency") {
+        Some(e) => parse_enum(&e.given, &e.value, &["true", "false"])? == "true",
+        None => true,
+    };
     Ok(IngressOptions {
         max_in_flight: u32::try_from(max_in_flight).unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+        adaptive_concurrency,
         retry: RetryPolicy {
             initial_interval: millis(initial),
             max_interval: millis(max),

@@ -617,6 +617,7 @@ fn librdkafka_defaults() {
         s.ingress,
         IngressOptions {
             max_in_flight: 100,
+            adaptive_concurrency: true,
             retry: RetryPolicy {
                 initial_interval: Duration::from_millis(100),
                 max_interval: Duration::from_millis(10_000),
@@ -804,11 +805,13 @@ fn ingress_options() {
         ("ingress.dead-letter.topic", "dlq.orders"),
         ("ingress.request-timeout-ms", "1234"),
         ("ingress.commit-delay-ms", "0"),
+        ("ingress.adaptive-concurrency", "False"),
     ]);
     assert_eq!(
         s.ingress,
         IngressOptions {
             max_in_flight: 7,
+            adaptive_concurrency: false,
             retry: RetryPolicy {
                 initial_interval: Duration::from_millis(10),
                 max_interval: Duration::from_millis(20),
