@@ -156,7 +156,7 @@ restate_scenario() {
   "$BENCH" produce "$BOOTSTRAP" "$topic" "$RESTATE_RECORDS" "$PARTITIONS" "$keys" \
     >"$dir/produce" 2>&1 || { tail -20 "$dir/produce" >&2; die "$name: producing failed"; }
   admin_port="$(pick_port)"; ingress_port=$((admin_port + 1)); node_port=$((admin_port + 2))
-  ep_port="$(pick_port)"; stats_port=$((ep_port + 1))
+  ep_port="$(pick_port)"; stats_port="$(pick_port)"
   (cd "$rdir" && PORT="$ep_port" STATS_PORT="$stats_port" exec node endpoint.mjs) >"$dir/endpoint.log" 2>&1 &
   local ep_pid=$!
   printf '[[ingress.kafka-clusters]]\nname = "bench"\nbrokers = ["PLAINTEXT://%s"]\n' "$BOOTSTRAP" >"$dir/restate.toml"
@@ -171,6 +171,7 @@ restate_scenario() {
     curl -sf -o /dev/null "$admin/deployments" -H 'content-type: application/json' \
       -d "{\"uri\": \"http://127.0.0.1:$ep_port\"}" && break
     kill -0 "$rs_pid" 2>/dev/null || { tail -20 "$dir/restate.log" >&2; die "$name: restate-server exited"; }
+    kill -0 "$ep_pid" 2>/dev/null || { tail -20 "$dir/endpoint.log" >&2; die "$name: the SDK endpoint exited"; }
     sleep 0.2
   done
   [[ $i -lt 300 ]] || { tail -20 "$dir/restate.log" >&2; die "$name: could not register the endpoint with Restate"; }

@@ -262,7 +262,11 @@ async fn run(
     let limits = PartitionLimits {
         mode: config.mode,
         max_in_flight,
-        adaptive: ingress.adaptive_concurrency,
+        // On HTTP/2 concurrent requests share one connection: cheap, and a smaller limit
+        // only cost throughput there (scripts/bench-ingress.sh, h2c rows).
+        adaptive: ingress
+            .adaptive_concurrency
+            .unwrap_or(config.http_version == HttpVersion::Http1),
         buffer_budget: MIN_BUFFER_BUDGET.max(max_in_flight.saturating_mul(10)),
         drain_bound: ingress.request_timeout.min(MAX_DRAIN),
     };

@@ -153,8 +153,8 @@ pub const INGRESS_OPTIONS: &[(&str, &str, &str)] = &[
     ),
     (
         "ingress.adaptive-concurrency",
-        "true | false (false: always ingress.max-in-flight)",
-        "true",
+        "auto | true | false (auto: adaptive over HTTP/1.1, fixed over HTTP/2; false: always ingress.max-in-flight)",
+        "auto",
     ),
 ];
 
@@ -669,9 +669,11 @@ pub struct IngressOptions {
     /// `ingress.max-in-flight`: records being delivered at once per partition (default 100).
     /// For keyed handlers this bounds the sum over all keys of the partition.
     pub max_in_flight: u32,
-    /// `ingress.adaptive-concurrency`: the in-flight limit of each partition adapts between 2
-    /// and `max_in_flight` to what the handler serves without queueing (default true).
-    pub adaptive_concurrency: bool,
+    /// `ingress.adaptive-concurrency`: whether the in-flight limit of each partition adapts
+    /// between 2 and `max_in_flight` to what the handler serves without queueing; `None`
+    /// (`auto`, the default): over HTTP/1.1, where each concurrent request is a connection,
+    /// and not over HTTP/2, where they share one.
+    pub adaptive_concurrency: Option<bool>,
     /// Backoff and attempt limit.
     pub retry: RetryPolicy,
     /// `ingress.on-failure` (+ `ingress.dead-letter.topic`).
@@ -1212,7 +1214,9 @@ fn check_ingress_option(name: &str, value: &str) -> Result<(), OptionError> {
         | "ingress.retry.max-interval-ms"
         | "ingress.request-timeout-ms" => parse_int(name, value, 1, 86_400_000).map(|_| ()),
         "ingress.commit-delay-ms" => parse_int(name, value, 0, 60_000).map(|_| ()),
-        "ingress.adaptive-concurrency" => parse_enum(name, value, &["true", "false"]).map(|_| ()),
+        "ingress.adaptive-concurrency" => {
+            parse_enum(name, value, &["auto", "true", "false"]).map(|_| ())
+        }
         "ingress.retry.max-attempts" => parse_max_attempts(name, value).map(|_| ()),
         "ingress.on-failure" => {
             parse_enum(name, value, &["retry", "dead-letter", "skip"]).map(|_| ())
@@ -1318,8 +1322,12 @@ fn resolve_ingress(
         None => DEFAULT_COMMIT_DELAY_MS as i64,
     };
     let adaptive_concurrency = match m.get("ingress.adaptive-concurrency") {
-        Some(e) => parse_enum(&e.given, &e.value, &["true", "false"])? == "true",
-        None => true,
+        Some(e) => match parse_enum(&e.given, &e.value, &["auto", "true", "false"])? {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        None => None,
     };
     Ok(IngressOptions {
         max_in_flight: u32::try_from(max_in_flight).unwrap_or(DEFAULT_MAX_IN_FLIGHT),

@@ -617,7 +617,7 @@ fn librdkafka_defaults() {
         s.ingress,
         IngressOptions {
             max_in_flight: 100,
-            adaptive_concurrency: true,
+            adaptive_concurrency: None,
             retry: RetryPolicy {
                 initial_interval: Duration::from_millis(100),
                 max_interval: Duration::from_millis(10_000),
@@ -811,7 +811,7 @@ fn ingress_options() {
         s.ingress,
         IngressOptions {
             max_in_flight: 7,
-            adaptive_concurrency: false,
+            adaptive_concurrency: Some(false),
             retry: RetryPolicy {
                 initial_interval: Duration::from_millis(10),
                 max_interval: Duration::from_millis(20),
@@ -830,6 +830,14 @@ fn ingress_options() {
             .on_failure,
         OnFailure::Skip
     );
+    for (value, expected) in [("auto", None), ("TRUE", Some(true)), ("false", Some(false))] {
+        assert_eq!(
+            settings(&[("ingress.adaptive-concurrency", value)])
+                .ingress
+                .adaptive_concurrency,
+            expected
+        );
+    }
     assert_eq!(
         settings(&[("ingress.on-failure", "retry")])
             .ingress
