@@ -14,23 +14,11 @@ use std::process::Command;
 
 use testkit::{KafkaCluster, RecordingHandler, TestClient};
 
-use support::{free_port, fresh_dir, values, wait_delivered, Server};
+use support::{free_port, fresh_dir, installed_by, values, wait_delivered, Server};
 
-/// The `restate` command: `KAFKA_INGRESS_RESTATE_CLI` (set by `scripts/test.sh`), else the
-/// one `scripts/restate-cli.sh` installs.
+/// The `restate` command (`scripts/restate-cli.sh`).
 fn restate_cli() -> PathBuf {
-    if let Ok(path) = std::env::var("KAFKA_INGRESS_RESTATE_CLI") {
-        return PathBuf::from(path);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/restate-cli.sh");
-    let out = Command::new("bash").arg(script).output().unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/restate-cli.sh failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    PathBuf::from(stdout.lines().last().unwrap().trim())
+    installed_by("KAFKA_INGRESS_RESTATE_CLI", "restate-cli.sh")
 }
 
 /// Runs `restate <args>` against `admin` with a clean home (no config, no colours); returns

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use testkit::{KafkaCluster, TestClient, TestRecord};
 
-use support::{free_port, fresh_dir, try_call, wait_assigned, Server};
+use support::{free_port, fresh_dir, installed_by, try_call, wait_assigned, Server};
 
 /// Distinct record keys (virtual-object keys).
 const KEYS: usize = 8;
@@ -30,21 +30,9 @@ const KEYS: usize = 8;
 const BEFORE: usize = 100;
 const AFTER: usize = 25;
 
-/// The install directory of `scripts/restate-server.sh`: `KAFKA_INGRESS_RESTATE_SERVER` (set
-/// by `scripts/test.sh`), else the script is run.
+/// The install directory of `scripts/restate-server.sh`.
 fn restate_install() -> PathBuf {
-    if let Ok(path) = std::env::var("KAFKA_INGRESS_RESTATE_SERVER") {
-        return PathBuf::from(path);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/restate-server.sh");
-    let out = Command::new("bash").arg(script).output().unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/restate-server.sh failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    PathBuf::from(stdout.lines().last().unwrap().trim())
+    installed_by("KAFKA_INGRESS_RESTATE_SERVER", "restate-server.sh")
 }
 
 /// A child process killed on drop.

@@ -69,7 +69,9 @@ fn usage() -> ! {
     eprintln!(
         "usage: bench_ingress produce <bootstrap> <topic> <records> <partitions> <keys>\n       \
          bench_ingress run <bootstrap> <topic> <records> <partitions> <keys> <service|vo|service-h2c|vo-h2c> \
-         <latency-records> <latency-rate>"
+         <latency-records> <latency-rate>\n       \
+         bench_ingress handler\n       \
+         bench_ingress run-process <kafka-ingress binary> <the arguments of run>"
     );
     std::process::exit(2)
 }
@@ -96,62 +98,70 @@ async fn main() {
             )
             .await;
         }
-        Some("run") => {
-            let [_, _, bootstrap, topic, records, partitions, keys, sink, lat_records, lat_rate] =
-                args.as_slice()
-            else {
-                usage()
-            };
-            let (keyed, version) = match sink.as_str() {
-                "service" => (false, HttpVersion::Http1),
-                "vo" => (true, HttpVersion::Http1),
-                "service-h2c" => (false, HttpVersion::Http2),
-                "vo-h2c" => (true, HttpVersion::Http2),
-                _ => usage(),
-            };
-            run(
-                bootstrap,
-                topic,
-                num(records, "<records>"),
-                i32::try_from(num(partitions, "<partitions>")).unwrap(),
-                num(keys, "<keys>"),
-                keyed,
-                version,
-                num(lat_records, "<latency-records>"),
-                num(lat_rate, "<latency-rate>"),
-            )
-            .await;
-        }
+        Some("run") => run(&RunArgs::parse(&args[2..])).await,
         Some("handler") => serve_handler().await,
         Some("run-process") => {
-            let [_, _, binary, bootstrap, topic, records, partitions, keys, sink, lat_records, lat_rate] =
-                args.as_slice()
-            else {
-                usage()
-            };
-            let (keyed, version) = match sink.as_str() {
-                "service" => (false, HttpVersion::Http1),
-                "vo" => (true, HttpVersion::Http1),
-                "service-h2c" => (false, HttpVersion::Http2),
-                "vo-h2c" => (true, HttpVersion::Http2),
-                _ => usage(),
-            };
-            run_process(
-                binary,
-                bootstrap,
-                topic,
-                num(records, "<records>"),
-                i32::try_from(num(partitions, "<partitions>")).unwrap(),
-                num(keys, "<keys>"),
-                keyed,
-                version,
-                num(lat_records, "<latency-records>"),
-                num(lat_rate, "<latency-rate>"),
-            )
-            .await;
+            let Some(binary) = args.get(2) else { usage() };
+            run_process(binary, &RunArgs::parse(&args[3..])).await;
         }
         _ => usage(),
     }
+}
+
+/// The arguments `run` and `run-process` share: `<bootstrap> <topic> <records> <partitions>
+/// <keys> <service|vo|service-h2c|vo-h2c> <latency-records> <latency-rate>`.
+struct RunArgs {
+    bootstrap: String,
+    topic: String,
+    records: usize,
+    partitions: i32,
+    keys: usize,
+    keyed: bool,
+    version: HttpVersion,
+    latency_records: usize,
+    latency_rate: usize,
+}
+
+impl RunArgs {
+    fn parse(args: &[String]) -> RunArgs {
+        let [bootstrap, topic, records, partitions, keys, sink, lat_records, lat_rate] = args
+        else {
+            usage()
+        };
+        let (keyed, version) = match sink.as_str() {
+            "service" => (false, HttpVersion::Http1),
+            "vo" => (true, HttpVersion::Http1),
+            "service-h2c" => (false, HttpVersion::Http2),
+            "vo-h2c" => (true, HttpVersion::Http2),
+            _ => usage(),
+        };
+        RunArgs {
+            bootstrap: bootstrap.clone(),
+            topic: topic.clone(),
+            records: num(records, "<records>"),
+            partitions: i32::try_from(num(partitions, "<partitions>")).unwrap(),
+            keys: num(keys, "<keys>"),
+            keyed,
+            version,
+            latency_records: num(lat_records, "<latency-records>"),
+            latency_rate: num(lat_rate, "<latency-rate>"),
+        }
+    }
+}
+
+/// Extra subscription options from `BENCH_OPTIONS=name=value,name=value` (e.g.
+/// `ingress.max-in-flight=20`), on top of `auto.offset.reset=earliest`.
+fn bench_options() -> BTreeMap<String, String> {
+    let mut opts = BTreeMap::from([("auto.offset.reset".to_owned(), "earliest".to_owned())]);
+    for pair in std::env::var("BENCH_OPTIONS")
+        .unwrap_or_default()
+        .split(',')
+    {
+        if let Some((k, v)) = pair.split_once('=') {
+            opts.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+    }
+    opts
 }
 
 /// A JSON value of exactly `VALUE_SIZE` bytes.
@@ -333,18 +343,18 @@ async fn wait_count(seen: &Seen, n: usize, timeout: Duration, what: &str) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    bootstrap: &str,
-    topic: &str,
-    records: usize,
-    partitions: i32,
-    keys: usize,
-    keyed: bool,
-    version: HttpVersion,
-    latency_records: usize,
-    latency_rate: usize,
-) {
+async fn run(args: &RunArgs) {
+    let &RunArgs {
+        ref bootstrap,
+        ref topic,
+        records,
+        partitions,
+        keys,
+        keyed,
+        version,
+        latency_records,
+        latency_rate,
+    } = args;
     let epoch = Instant::now();
     let seen = Arc::new(Seen::default());
     let url = start_handler(seen.clone(), epoch).await;
@@ -354,17 +364,7 @@ async fn run(
         brokers: vec![bootstrap.to_owned()],
         options: BTreeMap::new(),
     };
-    let mut opts = BTreeMap::from([("auto.offset.reset".to_owned(), "earliest".to_owned())]);
-    // Extra subscription options, `name=value,name=value` (e.g. ingress.max-in-flight=20).
-    for pair in std::env::var("BENCH_OPTIONS")
-        .unwrap_or_default()
-        .split(',')
-    {
-        if let Some((k, v)) = pair.split_once('=') {
-            opts.insert(k.trim().to_owned(), v.trim().to_owned());
-        }
-    }
-    let settings = resolve(&cluster, &opts, &id)
+    let settings = resolve(&cluster, &bench_options(), &id)
         .expect("valid options")
         .settings;
     let (service, handler, mode) = if keyed {
@@ -675,19 +675,18 @@ async fn wait_handled(url: &str, n: usize, timeout: Duration, what: &str, log: &
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_process(
-    binary: &str,
-    bootstrap: &str,
-    topic: &str,
-    records: usize,
-    partitions: i32,
-    keys: usize,
-    keyed: bool,
-    version: HttpVersion,
-    latency_records: usize,
-    latency_rate: usize,
-) {
+async fn run_process(binary: &str, args: &RunArgs) {
+    let &RunArgs {
+        ref bootstrap,
+        ref topic,
+        records,
+        partitions,
+        keys,
+        keyed,
+        version,
+        latency_records,
+        latency_rate,
+    } = args;
     use std::process::{Command, Stdio};
     let me = std::env::current_exe().unwrap();
     let mut handler = Command::new(me)
@@ -761,16 +760,7 @@ async fn run_process(
     )
     .await;
     assert_eq!(status, 201, "register: {body}");
-    let mut options =
-        serde_json::Map::from_iter([("auto.offset.reset".to_owned(), "earliest".into())]);
-    for pair in std::env::var("BENCH_OPTIONS")
-        .unwrap_or_default()
-        .split(',')
-    {
-        if let Some((k, v)) = pair.split_once('=') {
-            options.insert(k.trim().to_owned(), v.trim().into());
-        }
-    }
+    let options = bench_options();
     let handler_pid = handler.0.id().to_string();
     let (cpu0, handler_cpu0) = (cpu_secs(&pid), cpu_secs(&handler_pid));
     let subscribed = Instant::now();

@@ -165,6 +165,27 @@ pub async fn try_call(
     Ok((status, headers, value))
 }
 
+/// What an install script prints last (`scripts/restate-cli.sh`: the command;
+/// `scripts/restate-server.sh`: the install directory): `$env` when set (by `scripts/test.sh`),
+/// else the script is run.
+pub fn installed_by(env: &str, script: &str) -> PathBuf {
+    if let Ok(path) = std::env::var(env) {
+        return PathBuf::from(path);
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts")
+        .join(script);
+    let out = Command::new("bash").arg(&script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{} failed:\n{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    PathBuf::from(stdout.lines().last().unwrap().trim())
+}
+
 /// An empty directory for one test run under the system temp dir.
 pub fn fresh_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kafka-ingress-{name}-{}", std::process::id()));

@@ -122,13 +122,8 @@ impl ConcurrencyLimit {
         let mean = self.sum / u32::try_from(self.samples).unwrap_or(u32::MAX);
         let saturated = self.saturated;
         self.start_window();
-        let base = *self.base.get_or_insert(mean);
-        let base = if mean < base {
-            self.base = Some(mean);
-            mean
-        } else {
-            base
-        };
+        let base = self.base.map_or(mean, |base| base.min(mean));
+        self.base = Some(base);
         if mean.as_secs_f64() > base.as_secs_f64() * TOLERANCE {
             self.slow_start = false;
             let shrunk = (self.limit as f64 * 0.9) as usize;
@@ -141,7 +136,7 @@ impl ConcurrencyLimit {
                     sum: Duration::ZERO,
                     samples: 0,
                 });
-                self.limit = MIN_LIMIT;
+                self.limit = MIN_LIMIT.min(self.max);
             }
         } else if saturated {
             self.limit = if self.slow_start {

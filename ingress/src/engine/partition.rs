@@ -163,8 +163,7 @@ impl PartitionWorker {
         if *self.paused.borrow() {
             return;
         }
-        let allowed = (self.limit.limit() + self.failing).min(self.limits.max_in_flight);
-        self.queue.set_max_in_flight(allowed);
+        self.queue.set_max_in_flight(self.allowed_in_flight());
         while let Some((key, record)) = self.queue.start_next() {
             let ctx = self.ctx.clone();
             let counters = self.counters.clone();
@@ -180,6 +179,12 @@ impl PartitionWorker {
         }
         self.limit
             .note_in_flight(self.queue.in_flight().saturating_sub(self.failing));
+    }
+
+    /// How many records may be in flight: the adaptive limit plus the failing records, at most
+    /// `ingress.max-in-flight`.
+    fn allowed_in_flight(&self) -> usize {
+        (self.limit.limit() + self.failing).min(self.limits.max_in_flight)
     }
 
     /// Books the end of one delivery task.
@@ -229,7 +234,7 @@ impl PartitionWorker {
         }
         let mut c = lock(&self.counters);
         self.failing = c.failing.len();
-        c.in_flight_limit = (self.limit.limit() + self.failing).min(self.limits.max_in_flight);
+        c.in_flight_limit = self.allowed_in_flight();
         c.commit_watermark = watermark;
         c.position = self.watermark.position();
         c.in_flight = self.queue.in_flight();
