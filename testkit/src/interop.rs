@@ -212,7 +212,7 @@ pub async fn produce_transactions(
 }
 
 /// Kafka's Java console consumer (`org.apache.kafka.tools.consumer.ConsoleConsumer`, classic
-/// group protocol) in a group, printing partition, offset and value of every record.
+/// or KIP-848 group protocol) in a group, printing partition, offset and value of every record.
 /// Killed on drop.
 #[derive(Debug)]
 pub struct JavaConsoleConsumer {
@@ -231,7 +231,43 @@ impl JavaConsoleConsumer {
         assignor: &str,
         session_timeout_ms: u32,
     ) -> Result<Self, TestkitError> {
-        let mut child = Command::new("bash")
+        Self::start_with(
+            bootstrap,
+            group,
+            topic,
+            &[
+                "group.protocol=classic".to_owned(),
+                format!("partition.assignment.strategy={assignor}"),
+                format!("session.timeout.ms={session_timeout_ms}"),
+                "heartbeat.interval.ms=500".to_owned(),
+            ],
+        )
+    }
+
+    /// Starts it in `group` on `topic` with the KIP-848 protocol (`group.protocol=consumer`:
+    /// the broker assigns, and its session timeout applies).
+    pub fn start_consumer_protocol(
+        bootstrap: &str,
+        group: &str,
+        topic: &str,
+    ) -> Result<Self, TestkitError> {
+        Self::start_with(
+            bootstrap,
+            group,
+            topic,
+            &["group.protocol=consumer".to_owned()],
+        )
+    }
+
+    /// Starts it with these consumer properties (`name=value`) besides the common ones.
+    pub fn start_with(
+        bootstrap: &str,
+        group: &str,
+        topic: &str,
+        properties: &[String],
+    ) -> Result<Self, TestkitError> {
+        let mut command = Command::new("bash");
+        command
             .arg(kafka_script())
             .args([
                 "run-class",
@@ -245,13 +281,11 @@ impl JavaConsoleConsumer {
                 "--group",
                 group,
             ])
-            .arg("--from-beginning")
-            .args(["--consumer-property", "group.protocol=classic"])
-            .arg("--consumer-property")
-            .arg(format!("partition.assignment.strategy={assignor}"))
-            .arg("--consumer-property")
-            .arg(format!("session.timeout.ms={session_timeout_ms}"))
-            .args(["--consumer-property", "heartbeat.interval.ms=500"])
+            .arg("--from-beginning");
+        for p in properties {
+            command.arg("--consumer-property").arg(p);
+        }
+        let mut child = command
             .args(["--consumer-property", "auto.commit.interval.ms=200"])
             .args(["--property", "print.partition=true"])
             .args(["--property", "print.offset=true"])

@@ -22,13 +22,17 @@ use tokio::time::Instant;
 use super::assignor::{RebalanceProtocol, TopicPartition};
 use super::broker::{Broker, Connector};
 use super::cluster::{Cluster, ClusterSettings, ConnectionPurpose};
+use super::consumer_group::{
+    owned_by_topic_id, ConsumerGroupMember, ConsumerHeartbeatOutcome, ConsumerMemberConfig,
+    ConsumerMemberState,
+};
 use super::duration_ms_i32;
 use super::error::ClientError;
 use super::fetch_session::FetchLimits;
 use super::fetcher::{Fetcher, FetcherSettings};
 use super::group::{find_coordinator, GroupMember, HeartbeatOutcome, MemberConfig};
 use super::offsets::{self, CommitIdentity, TopicIds};
-use crate::options::{AutoOffsetReset, ConsumerSettings, IsolationLevel};
+use crate::options::{AutoOffsetReset, ConsumerSettings, GroupProtocol, IsolationLevel};
 use crate::sync::lock;
 
 pub use super::fetcher::PartitionRecords;
@@ -132,8 +136,18 @@ impl Consumer {
                 .iter()
                 .map(|s| s.as_str().to_owned())
                 .collect(),
-            topics,
+            topics: topics.clone(),
             rack_id: settings.client_rack.clone(),
+        });
+        let consumer_member = (settings.group_protocol == GroupProtocol::Consumer).then(|| {
+            ConsumerGroupMember::new(ConsumerMemberConfig {
+                group_id: settings.group_id.clone(),
+                group_instance_id: settings.group_instance_id.clone(),
+                rebalance_timeout: settings.max_poll_interval,
+                server_assignor: settings.group_remote_assignor.clone(),
+                topics,
+                rack_id: settings.client_rack.clone(),
+            })
         });
         let driver = Driver {
             cluster: cluster.clone(),
@@ -142,6 +156,7 @@ impl Consumer {
             events: events_tx,
             done: done.clone(),
             member,
+            consumer_member,
             coordinator: None,
             committed: committed.clone(),
             unstarted: Vec::new(),
@@ -281,7 +296,11 @@ struct Driver {
     fetcher: Arc<Fetcher>,
     events: mpsc::Sender<ConsumerEvent>,
     done: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
+    /// The settings of the member and, with the classic protocol, its membership.
     member: GroupMember,
+    /// With `group.protocol=consumer`: the KIP-848 membership (`member` then only carries
+    /// the settings and never joins).
+    consumer_member: Option<ConsumerGroupMember>,
     coordinator: Option<Arc<Broker>>,
     /// What was last committed per partition (or the start offset), to commit only what
     /// moved; shared with [`Consumer::committed`] for status.
@@ -330,10 +349,12 @@ impl Driver {
         let mut soon_commit: Option<Instant> = None;
         let progress = self.progress.clone();
         loop {
-            if !matches!(
-                self.member.state(),
-                super::group::MemberState::Stable { .. }
-            ) {
+            if self.consumer_member.is_none()
+                && !matches!(
+                    self.member.state(),
+                    super::group::MemberState::Stable { .. }
+                )
+            {
                 tokio::select! {
                     biased;
                     _ = &mut *close => return self.shutdown().await,
@@ -370,11 +391,26 @@ impl Driver {
                 _ = &mut *close => return self.shutdown().await,
                 _ = tokio::time::sleep_until(next_heartbeat) => {
                     next_heartbeat = Instant::now() + self.heartbeat_interval;
-                    match self.heartbeat().await {
+                    let step = match &self.consumer_member {
+                        Some(_) => self.consumer_heartbeat().await.map(|again| {
+                            // KIP-848: the coordinator sets the pace; after a reconciliation
+                            // the next heartbeat reports what is owned now, at once.
+                            next_heartbeat = if again {
+                                Instant::now()
+                            } else {
+                                Instant::now() + self.consumer_heartbeat_interval()
+                            };
+                        }),
+                        None => self.heartbeat().await,
+                    };
+                    match step {
                         Ok(()) => self.note_group(None),
                         Err(Step::Retry(reason)) => {
                             if reason.is_some() {
                                 self.note_group(reason);
+                            }
+                            if self.consumer_member.is_some() {
+                                next_heartbeat = Instant::now() + GROUP_RETRY_BACKOFF;
                             }
                         }
                         Err(Step::Fatal(e)) => return Err(e),
@@ -614,8 +650,27 @@ impl Driver {
             .await;
         if sent.is_ok() {
             let bound = self.member.config().rebalance_timeout;
-            if tokio::time::timeout(bound, done_rx).await.is_err() {
-                tracing::warn!(?bound, "engine did not drain revoked partitions in time");
+            let deadline = Instant::now() + bound;
+            tokio::pin!(done_rx);
+            loop {
+                // KIP-848 members keep heartbeating while the engine drains (the session
+                // timeout is usually shorter than the rebalance timeout); classic members
+                // are in a rebalance here, which has no heartbeats.
+                let keepalive = self
+                    .consumer_member
+                    .as_ref()
+                    .filter(|m| m.state() != ConsumerMemberState::Unjoined)
+                    .map(|m| Instant::now() + m.heartbeat_interval());
+                tokio::select! {
+                    _ = &mut done_rx => break,
+                    _ = tokio::time::sleep_until(deadline) => {
+                        tracing::warn!(?bound, "engine did not drain revoked partitions in time");
+                        break;
+                    }
+                    _ = tokio::time::sleep_until(keepalive.unwrap_or(deadline)), if keepalive.is_some() => {
+                        self.keepalive_heartbeat().await;
+                    }
+                }
             }
         }
         if commit {
@@ -633,7 +688,10 @@ impl Driver {
     /// Commits what moved since the last commit (only `only` partitions when given).
     async fn commit(&mut self, only: Option<&[TopicPartition]>) -> Result<(), ClientError> {
         // During a rebalance (before rejoining) the last stable generation is still valid.
-        let generation = self.member.commit_generation();
+        let generation = match &self.consumer_member {
+            Some(m) => m.commit_epoch(),
+            None => self.member.commit_generation(),
+        };
         if generation < 0 {
             return Ok(());
         }
@@ -655,7 +713,10 @@ impl Driver {
         let who = CommitIdentity {
             group_id: &self.member.config().group_id,
             generation,
-            member_id: self.member.member_id(),
+            member_id: match &self.consumer_member {
+                Some(m) => m.member_id(),
+                None => self.member.member_id(),
+            },
             group_instance_id: self.member.config().group_instance_id.as_deref(),
         };
         if let Err(e) = offsets::commit(&coordinator, &who, &pending, &ids).await {
@@ -693,6 +754,243 @@ impl Driver {
             }
             Err(e) => Err(self.group_error(e)),
         }
+    }
+
+    fn consumer_heartbeat_interval(&self) -> Duration {
+        self.consumer_member.as_ref().map_or(
+            self.heartbeat_interval,
+            ConsumerGroupMember::heartbeat_interval,
+        )
+    }
+
+    /// The ids of the subscribed topics that exist (refreshing metadata when `refresh`).
+    async fn subscribed_topic_ids(&self, refresh: bool) -> Result<TopicIds, ClientError> {
+        let topics = self.member.config().topics.clone();
+        if refresh {
+            self.cluster.refresh(&topics).await?;
+        }
+        let mut ids = TopicIds::new();
+        for t in &topics {
+            match self.cluster.topic(t).await {
+                Ok(md) => {
+                    ids.insert(t.clone(), md.topic_id);
+                }
+                Err(ClientError::UnknownTopic { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ids)
+    }
+
+    /// One KIP-848 heartbeat, then the reconciliation of a new assignment if one came.
+    /// `Ok(true)`: heartbeat again at once (to report what changed, or to rejoin).
+    async fn consumer_heartbeat(&mut self) -> Result<bool, Step> {
+        let coordinator = self.coordinator().await?;
+        let ids = self.subscribed_topic_ids(false).await.map_err(classify)?;
+        let Some(member) = self.consumer_member.as_mut() else {
+            return Ok(false);
+        };
+        let owned_ids = owned_by_topic_id(member.owned(), &ids);
+        let outcome = member.heartbeat(&coordinator, &owned_ids).await;
+        match outcome {
+            Ok(ConsumerHeartbeatOutcome::Alive) => {}
+            Ok(ConsumerHeartbeatOutcome::Fenced(code)) => {
+                // Our partitions are already someone else's: stop them without committing.
+                tracing::warn!(%code, "consumer group membership fenced; rejoining");
+                self.drop_everything().await;
+                return Ok(true);
+            }
+            Ok(ConsumerHeartbeatOutcome::CoordinatorMoved) => {
+                self.coordinator = None;
+                return Err(Step::Retry(None));
+            }
+            Ok(ConsumerHeartbeatOutcome::InstanceIdUnreleased) => {
+                let config = self.member.config();
+                return Err(Step::Retry(Some(format!(
+                    "group coordinator: UNRELEASED_INSTANCE_ID: group.instance.id {:?} of group \
+                     {:?} is still held by an earlier member (a process that stopped without \
+                     leaving); joining once its session times out",
+                    config.group_instance_id.as_deref().unwrap_or_default(),
+                    config.group_id
+                ))));
+            }
+            Err(e) => return Err(self.consumer_group_error(e)),
+        }
+        let Some(target) = self.consumer_member.as_mut().and_then(|m| m.take_target()) else {
+            return Ok(false);
+        };
+        self.reconcile(target, ids).await
+    }
+
+    /// Moves what this member owns to `target` (by topic id): revokes first — the engine
+    /// drains and the offsets are committed — then starts what was added.
+    async fn reconcile(
+        &mut self,
+        target: BTreeMap<kafka_proto::primitives::Uuid, Vec<i32>>,
+        mut ids: TopicIds,
+    ) -> Result<bool, Step> {
+        let known = |ids: &TopicIds| target.keys().all(|id| ids.values().any(|v| v == id));
+        if !known(&ids) {
+            // A topic id we have not seen: a topic created (or re-created) since our metadata.
+            ids = self.subscribed_topic_ids(true).await.map_err(classify)?;
+        }
+        let mut assigned = Vec::new();
+        let mut unresolved = false;
+        for (id, partitions) in &target {
+            match ids.iter().find(|(_, v)| *v == id) {
+                Some((topic, _)) => assigned.extend(partitions.iter().map(|p| TopicPartition {
+                    topic: topic.clone(),
+                    partition: *p,
+                })),
+                None => unresolved = true,
+            }
+        }
+        assigned.sort();
+        let Some(member) = self.consumer_member.as_ref() else {
+            return Ok(false);
+        };
+        let (revoked, added) = super::assignor::diff(member.owned(), &assigned);
+        let epoch = member.commit_epoch();
+        if !revoked.is_empty() {
+            self.revoke(revoked.clone(), true).await;
+            let Some(member) = self.consumer_member.as_mut() else {
+                return Ok(false);
+            };
+            if member.state() == ConsumerMemberState::Unjoined {
+                // Fenced while the engine drained: what is left is lost as well.
+                self.drop_everything().await;
+                return Ok(true);
+            }
+            let kept: Vec<TopicPartition> = member
+                .owned()
+                .iter()
+                .filter(|tp| !revoked.contains(tp))
+                .cloned()
+                .collect();
+            member.set_owned(kept);
+        }
+        if !added.is_empty() {
+            if let Some(member) = self.consumer_member.as_mut() {
+                let mut owned = member.owned().to_vec();
+                owned.extend(added.iter().cloned());
+                owned.sort();
+                member.set_owned(owned);
+            }
+            // The coordinator counts these as ours from now: if their start cannot be set up,
+            // keep them and retry instead of owning partitions nobody fetches.
+            self.unstarted.extend(added.iter().cloned());
+            if let Err(e) = self.start_unstarted().await {
+                if let Step::Fatal(e) = e {
+                    return Err(Step::Fatal(e));
+                }
+                tracing::warn!(
+                    count = self.unstarted.len(),
+                    "could not start assigned partitions; retrying"
+                );
+            }
+        }
+        if unresolved {
+            if let Some(member) = self.consumer_member.as_mut() {
+                member.restore_target(target);
+            }
+        }
+        let changed = !revoked.is_empty() || !added.is_empty();
+        if changed {
+            // One line per change of ownership, so a slow or repeated rebalance shows.
+            tracing::info!(
+                group = %self.member.config().group_id,
+                epoch,
+                owned = self.consumer_member.as_ref().map_or(0, |m| m.owned().len()),
+                added = added.len(),
+                revoked = revoked.len(),
+                "reconciled consumer group assignment"
+            );
+        }
+        Ok(changed)
+    }
+
+    /// A heartbeat sent while the engine drains revoked partitions: it keeps the session
+    /// and reports the old ownership; a new assignment waits for the next reconciliation.
+    async fn keepalive_heartbeat(&mut self) {
+        let Ok(coordinator) = self.coordinator().await else {
+            return;
+        };
+        let Ok(ids) = self.subscribed_topic_ids(false).await else {
+            return;
+        };
+        let Some(member) = self.consumer_member.as_mut() else {
+            return;
+        };
+        let owned_ids = owned_by_topic_id(member.owned(), &ids);
+        match member.heartbeat(&coordinator, &owned_ids).await {
+            Ok(ConsumerHeartbeatOutcome::CoordinatorMoved) => self.coordinator = None,
+            Ok(ConsumerHeartbeatOutcome::Fenced(code)) => {
+                tracing::warn!(%code, "consumer group membership fenced while revoking");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(%e, "heartbeat while revoking failed"),
+        }
+    }
+
+    /// Stops every partition without committing (membership lost).
+    async fn drop_everything(&mut self) {
+        let mut owned: Vec<TopicPartition> = self.fetcher.partitions();
+        for tp in self.unstarted.drain(..) {
+            if !owned.contains(&tp) {
+                owned.push(tp);
+            }
+        }
+        if let Some(m) = self.consumer_member.as_mut() {
+            m.fence();
+        }
+        if !owned.is_empty() {
+            self.revoke(owned, false).await;
+        }
+    }
+
+    fn consumer_group_error(&mut self, e: ClientError) -> Step {
+        if let ClientError::Broker {
+            code,
+            addr,
+            message,
+            ..
+        } = &e
+        {
+            let config = self.member.config();
+            let detail = message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default();
+            match code {
+                ErrorCode::UnsupportedAssignor => {
+                    return Step::Fatal(ClientError::Protocol {
+                        addr: addr.clone(),
+                        api: "ConsumerGroupHeartbeat",
+                        reason: format!(
+                            "UNSUPPORTED_ASSIGNOR: the broker has no assignor {:?} \
+                             (group.remote.assignor){detail}; Kafka's are uniform and range",
+                            self.consumer_member
+                                .as_ref()
+                                .and_then(|m| m.config().server_assignor.clone())
+                                .unwrap_or_default()
+                        ),
+                    })
+                }
+                ErrorCode::GroupIdNotFound | ErrorCode::InconsistentGroupProtocol => {
+                    return Step::Retry(Some(format!(
+                        "group coordinator: {code}: group {:?} is a classic group with members \
+                         the broker cannot convert{detail}; it joins once they left (or set \
+                         group.protocol=classic)",
+                        config.group_id
+                    )))
+                }
+                ErrorCode::RebalanceInProgress | ErrorCode::StaleMemberEpoch => {
+                    return Step::Retry(None)
+                }
+                _ => {}
+            }
+        }
+        self.group_error(e)
     }
 
     fn group_error(&mut self, e: ClientError) -> Step {
@@ -737,13 +1035,20 @@ impl Driver {
     }
 
     async fn shutdown(&mut self) -> Result<(), ClientError> {
-        let owned = self.member.owned().to_vec();
+        let owned = match &self.consumer_member {
+            Some(m) => m.owned().to_vec(),
+            None => self.member.owned().to_vec(),
+        };
         if !owned.is_empty() {
             self.revoke(owned, true).await;
         }
         if let Some(c) = self.coordinator.clone() {
-            if let Err(e) = self.member.leave(&c, "consumer closed").await {
-                tracing::debug!(%e, "LeaveGroup failed");
+            let left = match &mut self.consumer_member {
+                Some(m) => m.leave(&c).await,
+                None => self.member.leave(&c, "consumer closed").await,
+            };
+            if let Err(e) = left {
+                tracing::debug!(%e, "leaving the group failed");
             }
         }
         self.fetcher.shutdown();

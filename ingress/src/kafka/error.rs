@@ -57,6 +57,15 @@ pub enum ClientError {
         /// What is wrong.
         reason: String,
     },
+    /// The broker lacks a feature the configuration asks for (e.g. `group.protocol=consumer`
+    /// on Kafka 3.9).
+    #[error("broker {addr}: {reason}")]
+    Unsupported {
+        /// The broker address.
+        addr: String,
+        /// What is missing, naming the option and the broker's version.
+        reason: String,
+    },
     /// The topic does not exist (or this client may not see it).
     #[error("topic {topic:?} does not exist")]
     UnknownTopic {

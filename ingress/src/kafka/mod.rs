@@ -6,6 +6,7 @@ pub mod broker;
 pub mod cluster;
 pub mod connection;
 pub mod consumer;
+pub mod consumer_group;
 pub mod error;
 pub mod fetch_session;
 pub mod fetcher;

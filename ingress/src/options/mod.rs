@@ -75,6 +75,7 @@ pub const ACTED_ON_PROPERTIES: &[&str] = &[
     "group.id",
     "group.instance.id",
     "group.protocol",
+    "group.remote.assignor",
     "heartbeat.interval.ms",
     "https.ca.location",
     "https.ca.pem",
@@ -686,6 +687,15 @@ pub struct IngressOptions {
     pub commit_delay: Option<Duration>,
 }
 
+/// `group.protocol`: which consumer group protocol the member speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupProtocol {
+    /// JoinGroup/SyncGroup with client-side assignors (librdkafka's default).
+    Classic,
+    /// KIP-848: ConsumerGroupHeartbeat, assignments computed by the broker (Kafka 4.0+).
+    Consumer,
+}
+
 /// Everything the consumer needs, typed, after merging defaults, cluster and subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerSettings {
@@ -697,6 +707,10 @@ pub struct ConsumerSettings {
     pub group_id: String,
     /// `group.instance.id` for static membership.
     pub group_instance_id: Option<String>,
+    /// `group.protocol`: the classic protocol (client-side assignors) or KIP-848.
+    pub group_protocol: GroupProtocol,
+    /// `group.remote.assignor` (KIP-848 only; `None`: the broker's default).
+    pub group_remote_assignor: Option<String>,
     /// `client.id` (default `kafka-ingress`).
     pub client_id: String,
     /// `client.rack` for rack-aware fetching.
@@ -867,19 +881,48 @@ pub fn resolve(
         Some(e) => e.value.clone(),
         None => DEFAULT_CLIENT_ID.to_owned(),
     };
-    if let Some(e) = m.get("group.protocol") {
-        let def = lookup(&e.given)?;
-        if let PropertyKind::Enum(values) = def.kind {
-            if parse_enum(&e.given, &e.value, values)? != "classic" {
-                return Err(OptionError::NotSupported {
-                    name: e.given.clone(),
-                    value: e.value.clone(),
-                    hint: "only the classic consumer group protocol is implemented; use classic"
-                        .to_owned(),
-                });
+    let group_protocol = match m.enum_value("group.protocol")? {
+        Some("consumer") => GroupProtocol::Consumer,
+        _ => GroupProtocol::Classic,
+    };
+    if group_protocol == GroupProtocol::Consumer {
+        // As librdkafka: with KIP-848 the broker owns these; setting them is a mistake to name.
+        for (name, owner) in [
+            (
+                "session.timeout.ms",
+                "the broker's group.consumer.session.timeout.ms",
+            ),
+            (
+                "heartbeat.interval.ms",
+                "the broker's group.consumer.heartbeat.interval.ms",
+            ),
+            (
+                "partition.assignment.strategy",
+                "the broker's assignor (choose one with group.remote.assignor)",
+            ),
+            ("group.protocol.type", "the protocol itself"),
+        ] {
+            if let Some(e) = m.get(name) {
+                return Err(OptionError::Inconsistent(format!(
+                    "`{}` cannot be set with `group.protocol=consumer`: {owner} decides it",
+                    e.given
+                )));
             }
         }
     }
+    let group_remote_assignor = match m.get("group.remote.assignor") {
+        Some(e) if e.value.trim().is_empty() => return Err(invalid(&e.given)),
+        Some(e) if group_protocol == GroupProtocol::Consumer => Some(e.value.trim().to_owned()),
+        Some(e) => {
+            warnings.push(format!(
+                "`{}` has no effect with group.protocol=classic (it names the broker-side \
+                 assignor of group.protocol=consumer)",
+                e.given
+            ));
+            None
+        }
+        None => None,
+    };
 
     let auto_offset_reset = match m.enum_value("auto.offset.reset")? {
         Some("smallest" | "earliest" | "beginning") => AutoOffsetReset::Earliest,
@@ -916,6 +959,8 @@ pub fn resolve(
         security,
         group_id: group_id.clone(),
         group_instance_id: m.non_empty_string("group.instance.id"),
+        group_protocol,
+        group_remote_assignor,
         client_id: client_id.clone(),
         client_rack: m.non_empty_string("client.rack"),
         auto_offset_reset,

@@ -311,9 +311,49 @@ fn assignment_strategy_values() {
 }
 
 #[test]
-fn group_protocol_classic_only() {
-    assert!(resolve_sub(&[("group.protocol", "CLASSIC")]).is_ok());
-    assert!(err(&[("group.protocol", "consumer")]).contains("not supported yet"));
+fn group_protocol_consumer_is_kip848_and_refuses_what_the_broker_decides() {
+    use crate::options::GroupProtocol;
+    assert_eq!(
+        resolve_sub(&[("group.protocol", "CLASSIC")])
+            .unwrap()
+            .settings
+            .group_protocol,
+        GroupProtocol::Classic
+    );
+    let r = resolve_sub(&[
+        ("group.protocol", "consumer"),
+        ("group.remote.assignor", "range"),
+    ])
+    .unwrap();
+    assert_eq!(r.settings.group_protocol, GroupProtocol::Consumer);
+    assert_eq!(r.settings.group_remote_assignor.as_deref(), Some("range"));
+    for name in [
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "partition.assignment.strategy",
+        "group.protocol.type",
+    ] {
+        let value = if name == "partition.assignment.strategy" {
+            "range"
+        } else if name == "group.protocol.type" {
+            "consumer"
+        } else {
+            "6000"
+        };
+        let e = err(&[("group.protocol", "consumer"), (name, value)]);
+        assert!(
+            e.contains(name) && e.contains("group.protocol=consumer"),
+            "{name}: {e}"
+        );
+    }
+    // Classic ignores the remote assignor, with a warning that says so.
+    let r = resolve_sub(&[("group.remote.assignor", "uniform")]).unwrap();
+    assert_eq!(r.settings.group_remote_assignor, None);
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("group.remote.assignor")));
+    assert!(err(&[("group.protocol", "cooperative")]).contains("group.protocol"));
 }
 
 #[test]
