@@ -26,6 +26,29 @@ use support::{free_port, fresh_dir, wait_assigned, Server};
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Whether the brokers under test are tansu (which lacks what some scenarios need).
+/// Why the broker at `bootstrap` cannot serve `group.protocol=consumer`, or `None`.
+async fn kip848_unavailable(bootstrap: &str) -> Option<String> {
+    let (host, port) = bootstrap.rsplit_once(':').unwrap();
+    let broker = ingress::kafka::Broker::connect(
+        &ingress::kafka::TcpConnector {
+            connect_timeout: Duration::from_secs(5),
+        },
+        host,
+        port.parse().unwrap(),
+        &ingress::kafka::ConnectionSettings {
+            client_id: "kafka-ingress-test".into(),
+            request_timeout: Duration::from_secs(10),
+            max_response_bytes: 100 << 20,
+            sasl: None,
+        },
+    )
+    .await
+    .unwrap();
+    ingress::kafka::consumer_group::consumer_protocol_unavailable(&broker)
+        .await
+        .unwrap()
+}
+
 fn on_tansu() -> bool {
     BrokerKind::from_env().unwrap() == BrokerKind::Tansu
 }
@@ -253,7 +276,13 @@ async fn a_member_joining_mid_stream_redelivers_almost_nothing() {
     } else {
         &["range", "cooperative-sticky"]
     };
-    for &strategy in strategies {
+    let mut strategies = strategies.to_vec();
+    // The KIP-848 protocol (`group.protocol=consumer`) where the broker offers it.
+    match kip848_unavailable(&bootstrap).await {
+        None => strategies.push("consumer"),
+        Some(why) => eprintln!("faults: the KIP-848 variant skipped: {why}"),
+    }
+    for strategy in strategies {
         let (client, topic, h, dir) = scenario(
             &bootstrap,
             &format!("faults-join-{strategy}"),
@@ -261,17 +290,28 @@ async fn a_member_joining_mid_stream_redelivers_almost_nothing() {
             "VIRTUAL_OBJECT",
         )
         .await;
-        let config = write_config(
-            &dir,
-            &bootstrap,
-            "\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"500\"",
-        );
+        // With KIP-848 the broker owns the session and the assignment.
+        let (cluster_options, options) = if strategy == "consumer" {
+            (
+                "",
+                json!({
+                    "group.id": topic,
+                    "group.protocol": "consumer",
+                    "auto.offset.reset": "earliest",
+                }),
+            )
+        } else {
+            (
+                "\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"500\"",
+                json!({
+                    "group.id": topic,
+                    "partition.assignment.strategy": strategy,
+                    "auto.offset.reset": "earliest",
+                }),
+            )
+        };
+        let config = write_config(&dir, &bootstrap, cluster_options);
         // Both processes are members of one group (the README's scale-out recipe).
-        let options = json!({
-            "group.id": topic,
-            "partition.assignment.strategy": strategy,
-            "auto.offset.reset": "earliest",
-        });
         let mut a = Member::start(&dir, &config, "a").await;
         a.subscribe(&h, &topic, "service://Obj/h", options.clone())
             .await;

@@ -224,3 +224,154 @@ async fn per_key_order_holds_under_latency_and_injected_503s() {
     assert_eq!(metrics.retried as usize, failures);
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_key_order_holds_while_members_join_and_leave_on_both_group_protocols() {
+    init_tracing();
+    let (host, port) = bootstrap()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.to_owned()))
+        .unwrap();
+    let broker = ingress::kafka::Broker::connect(
+        &ingress::kafka::TcpConnector {
+            connect_timeout: Duration::from_secs(5),
+        },
+        &host,
+        port.parse().unwrap(),
+        &ingress::kafka::ConnectionSettings {
+            client_id: "kafka-ingress-test".into(),
+            request_timeout: Duration::from_secs(10),
+            max_response_bytes: 100 << 20,
+            sasl: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut protocols = vec![("classic", "cooperative-sticky")];
+    match ingress::kafka::consumer_group::consumer_protocol_unavailable(&broker)
+        .await
+        .unwrap()
+    {
+        None => protocols.push(("consumer", "")),
+        Some(why) => eprintln!("the KIP-848 run SKIPPED (not available): {why}"),
+    }
+    for (protocol, strategy) in protocols {
+        order_over_a_join_and_a_leave(protocol, strategy).await;
+    }
+}
+
+/// 40 000 keyed records, 5 % answered 503; member `a` starts, `b` joins mid-stream, then `a`
+/// stops: partitions move twice under `group.protocol=protocol`.
+async fn order_over_a_join_and_a_leave(protocol: &str, strategy: &str) {
+    const RECORDS: usize = 40_000;
+    const KEYS: usize = 200;
+    const PARTITIONS: i32 = 8;
+    let kafka = TestClient::connect(&bootstrap()).await.unwrap();
+    let topic = kafka
+        .create_topic("eng-order-handover", PARTITIONS)
+        .await
+        .unwrap();
+    let h = handler("Counter", "VIRTUAL_OBJECT", "add").await;
+    h.set_default(Behaviour {
+        delay: Duration::ZERO,
+        jitter: Duration::from_millis(5),
+        fault_probability: 0.05,
+        fault_status: 503,
+    });
+    let records: Vec<TestRecord> = (0..RECORDS)
+        .map(|i| TestRecord::keyed(&format!("key-{}", i % KEYS), format!("{i}")))
+        .collect();
+    let placed = kafka
+        .produce_keyed(&topic, PARTITIONS, records, 5_000)
+        .await
+        .unwrap();
+    let group = unique_id("g848");
+    let mut extra = vec![("group.protocol", protocol), ("group.id", group.as_str())];
+    if !strategy.is_empty() {
+        extra.push(("partition.assignment.strategy", strategy));
+    }
+    let member_sink = |name: &str| {
+        let mut sink = vo(&h);
+        sink.headers.push(("x-member".into(), name.into()));
+        sink
+    };
+    let a = SubscriptionRuntime::start(config(&unique_id("a"), &topic, &member_sink("a"), &extra))
+        .unwrap();
+    let wait_count = |n: usize| {
+        let h = &h;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(300);
+            while h.count() < n {
+                assert!(Instant::now() < deadline, "only {} requests", h.count());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_count(RECORDS / 4).await;
+    // A second member joins mid-stream, then the first leaves: partitions move twice.
+    let b = SubscriptionRuntime::start(config(&unique_id("b"), &topic, &member_sink("b"), &extra))
+        .unwrap();
+    wait_count(RECORDS / 2).await;
+    a.stop().await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while delivered(&h.requests()).len() < RECORDS {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {RECORDS} delivered; status {:#?}",
+            delivered(&h.requests()).len(),
+            b.status()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let reqs = h.requests();
+    let done = delivered(&reqs);
+    for (p, o) in &placed {
+        assert!(done.contains_key(&(*p, *o)), "record {p}/{o} missing");
+    }
+    // Per-key order within each member; across the handover a key's deliveries by the two
+    // members never interleave (the new owner starts after the old one stopped), and what
+    // the new owner replays is only what the old one had not committed.
+    let by_member = |name: &str| -> Vec<testkit::RecordedRequest> {
+        reqs.iter()
+            .filter(|r| r.header("x-member") == Some(name))
+            .cloned()
+            .collect()
+    };
+    let (of_a, of_b) = (by_member("a"), by_member("b"));
+    assert_eq!(of_a.len() + of_b.len(), reqs.len());
+    assert_per_key_order(&of_a);
+    assert_per_key_order(&of_b);
+    let mut last_a: BTreeMap<String, Instant> = BTreeMap::new();
+    for r in &of_a {
+        let t = last_a.entry(r.path_key().unwrap()).or_insert(r.arrived);
+        *t = (*t).max(r.arrived);
+    }
+    for r in &of_b {
+        if let Some(t) = last_a.get(&r.path_key().unwrap()) {
+            assert!(
+                r.arrived > *t,
+                "key {:?} handled by both members at once",
+                r.path_key()
+            );
+        }
+    }
+    let succeeded = reqs
+        .iter()
+        .filter(|r| (200..300).contains(&r.status))
+        .count();
+    eprintln!(
+        "{protocol} ordering: {RECORDS} records over a join and a leave, {} requests ({} by \
+         the member that joined), {} replayed after the handovers (uncommitted when they moved)",
+        reqs.len(),
+        of_b.len(),
+        succeeded - RECORDS
+    );
+    // A revoke cancels the retries of failing records, so under 5 % failures the watermark
+    // lags the successes of other keys: measured 5-22 % replayed on either protocol. Only the uncommitted is replayed, so this is a bound on
+    // how far behind the commit may be, not a target.
+    assert!(
+        (succeeded - RECORDS) * 100 <= RECORDS * 40,
+        "{protocol}: more than 40 % replayed over two graceful handovers"
+    );
+    b.stop().await;
+}

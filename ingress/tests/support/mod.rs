@@ -116,6 +116,11 @@ pub fn config(
     for (k, v) in extra {
         opts.insert((*k).to_owned(), (*v).to_owned());
     }
+    if opts.get("group.protocol").map(String::as_str) == Some("consumer") {
+        // KIP-848: the broker owns the session and the heartbeat interval.
+        opts.remove("session.timeout.ms");
+        opts.remove("heartbeat.interval.ms");
+    }
     let resolved = resolve(&cluster, &opts, id).expect("valid options");
     SubscriptionConfig {
         id: id.to_owned(),
