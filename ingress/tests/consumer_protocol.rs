@@ -1,10 +1,11 @@
 //! The KIP-848 consumer group protocol (`group.protocol=consumer`) against a real broker:
 //! members own each partition once, a member joining or leaving moves only what must move
 //! and the others never stop fetching what they keep, a crashed member's partitions come
-//! back after the session timeout with nothing lost, a static member restarts into its
-//! partitions, and our members share a group with the Java consumer. On a broker without the
-//! protocol (Apache Kafka 3.9, tansu) the member fails with an error naming the option and
-//! the broker's version, and the other tests say why they skip.
+//! back after the session timeout with nothing lost, a crashed static member's restart waits
+//! out its predecessor and says so, our members share a group with the Java consumer, and a
+//! running classic group takes KIP-848 members. On a broker without the protocol (Apache
+//! Kafka 3.9, tansu) the member fails with an error naming the option and the broker's
+//! version, and the other tests say why they skip.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed step should panic
 
@@ -480,4 +481,50 @@ async fn a_broker_without_kip848_gets_an_error_naming_the_option_and_its_version
         "{fatal}"
     );
     assert!(fatal.contains("group.protocol=classic"), "{fatal}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_classic_group_takes_a_kip848_member_and_both_own_each_partition_once() {
+    // The upgrade path: a running classic group gets members on the new protocol; Kafka 4.x
+    // converts the group (group.consumer.migration.policy) and keeps serving the classic one.
+    require_kip848!();
+    let client = TestClient::connect(&bootstrap()).await.expect("client");
+    let topic = client.create_topic("kip848-mixed", 6).await.expect("topic");
+    let group = format!("g-{topic}");
+    let cluster = ClusterConfig {
+        name: "test".into(),
+        brokers: vec![bootstrap()],
+        options: BTreeMap::new(),
+    };
+    let classic_opts: BTreeMap<String, String> = [
+        ("group.id", group.as_str()),
+        ("auto.offset.reset", "earliest"),
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "500"),
+        ("partition.assignment.strategy", "range"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let classic = resolve(&cluster, &classic_opts, &group)
+        .expect("options")
+        .settings;
+    let old = Member::start(&classic, &topic);
+    wait_for("the classic member to own all 6", 60, || {
+        old.owned().len() == 6
+    })
+    .await;
+    let new = Member::start(&settings(&group, &[]), &topic);
+    wait_for("3 + 3 across the protocols", 60, || {
+        old.owned().len() == 3 && new.owned().len() == 3
+    })
+    .await;
+    assert!(old.owned().is_disjoint(&new.owned()), "no partition twice");
+    assert!(old.seen.lock().unwrap().fatal.is_none() && new.seen.lock().unwrap().fatal.is_none());
+    new.consumer.close().await;
+    wait_for("the classic member to own all 6 again", 30, || {
+        old.owned().len() == 6
+    })
+    .await;
+    old.consumer.close().await;
 }
