@@ -5,6 +5,7 @@
 #   scripts/test.sh                                   # Apache Kafka from scripts/kafka.sh
 #   KAFKA_BROKER=tansu scripts/test.sh                # tansu instead
 #   KAFKA_BOOTSTRAP=localhost:19092 scripts/test.sh   # any running broker (Redpanda, ...)
+#   KAFKA_VERSION=3.9.1 scripts/test.sh               # another Apache Kafka version
 #   scripts/test.sh -p kafka-proto                    # extra arguments go to cargo test
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,4 +48,13 @@ export KAFKA_INGRESS_RESTATE_SERVER
 
 echo "test.sh: testing against the broker at $KAFKA_BOOTSTRAP (${KAFKA_BROKER:-kafka})"
 
-cargo test --workspace "$@"
+# `-p`/`--package` narrows the run to those packages; otherwise the whole workspace runs.
+scoped=false
+for arg in "$@"; do
+  case "$arg" in -p|--package|--package=*) scoped=true ;; esac
+done
+if $scoped; then
+  cargo test "$@"
+else
+  cargo test --workspace "$@"
+fi
