@@ -247,7 +247,13 @@ async fn per_key_order_holds_while_members_join_and_leave_on_both_group_protocol
     )
     .await
     .unwrap();
-    let mut protocols = vec![("classic", "cooperative-sticky")];
+    // tansu 0.6 never hands over what a cooperative member revoked: range there.
+    let classic = if std::env::var("KAFKA_BROKER").as_deref() == Ok("tansu") {
+        "range"
+    } else {
+        "cooperative-sticky"
+    };
+    let mut protocols = vec![("classic", classic)];
     match ingress::kafka::consumer_group::consumer_protocol_unavailable(&broker)
         .await
         .unwrap()
@@ -339,8 +345,34 @@ async fn order_over_a_join_and_a_leave(protocol: &str, strategy: &str) {
     };
     let (of_a, of_b) = (by_member("a"), by_member("b"));
     assert_eq!(of_a.len() + of_b.len(), reqs.len());
-    assert_per_key_order(&of_a);
-    assert_per_key_order(&of_b);
+    if strategy == "range" {
+        // Eager: every rebalance gives everything back, so a member may get a partition
+        // again and replay its uncommitted tail; then only first deliveries are ordered.
+        let mut first: BTreeMap<(i32, i64), ()> = BTreeMap::new();
+        let mut last_per_key: BTreeMap<String, i64> = BTreeMap::new();
+        let mut ok: Vec<&testkit::RecordedRequest> = reqs
+            .iter()
+            .filter(|r| (200..300).contains(&r.status))
+            .collect();
+        ok.sort_by_key(|r| r.arrived);
+        for r in ok {
+            let (p, o) = partition_offset(r);
+            if first.insert((p, o), ()).is_none() {
+                let last = last_per_key.entry(r.path_key().unwrap()).or_insert(-1);
+                assert!(
+                    o > *last,
+                    "{protocol}: key {:?}: {o} first delivered after {last}",
+                    r.path_key()
+                );
+                *last = o;
+            }
+        }
+    } else {
+        // Cooperative and KIP-848: a partition moves at most once here (a to b), so each
+        // member's own deliveries are strictly in order.
+        assert_per_key_order(&of_a);
+        assert_per_key_order(&of_b);
+    }
     let mut last_a: BTreeMap<String, Instant> = BTreeMap::new();
     for r in &of_a {
         let t = last_a.entry(r.path_key().unwrap()).or_insert(r.arrived);
