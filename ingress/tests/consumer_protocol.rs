@@ -1,7 +1,8 @@
 //! The KIP-848 consumer group protocol (`group.protocol=consumer`) against a real broker:
 //! members own each partition once, a member joining or leaving moves only what must move
 //! and the others never stop fetching what they keep, a crashed member's partitions come
-//! back after the session timeout with nothing lost, a crashed static member's restart waits
+//! back after the session timeout with nothing lost, a member silent past its session is
+//! fenced and rejoins with epoch 0, a crashed static member's restart waits
 //! out its predecessor and says so, our members share a group with the Java consumer, and a
 //! running classic group takes KIP-848 members. On a broker without the protocol (Apache
 //! Kafka 3.9, tansu) the member fails with an error naming the option and the broker's
@@ -527,4 +528,128 @@ async fn a_classic_group_takes_a_kip848_member_and_both_own_each_partition_once(
     })
     .await;
     old.consumer.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_silent_past_its_session_is_fenced_and_rejoins_with_epoch_zero() {
+    // What a long pause or a network partition does: the coordinator drops the member; its
+    // next heartbeat learns it (UNKNOWN_MEMBER_ID / FENCED_MEMBER_EPOCH), it forgets its
+    // partitions and joins again with epoch 0 under the same member id.
+    use ingress::kafka::consumer_group::{
+        ConsumerGroupMember, ConsumerHeartbeatOutcome, ConsumerMemberConfig, ConsumerMemberState,
+    };
+    use ingress::kafka::group::find_coordinator;
+    require_kip848!();
+    let client = TestClient::connect(&bootstrap()).await.expect("client");
+    let topic = client.create_topic("kip848-fence", 2).await.expect("topic");
+    let group = format!("g-{topic}");
+    let connect = |host: String, port: u16| async move {
+        Broker::connect(
+            &TcpConnector {
+                connect_timeout: Duration::from_secs(5),
+            },
+            &host,
+            port,
+            &ConnectionSettings {
+                client_id: "kafka-ingress-test".into(),
+                request_timeout: Duration::from_secs(10),
+                max_response_bytes: 100 << 20,
+                sasl: None,
+            },
+        )
+        .await
+        .expect("connect")
+    };
+    let (host, port) = bootstrap()
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.parse::<u16>().unwrap()))
+        .unwrap();
+    let any = connect(host, port).await;
+    let mut found = None;
+    for _ in 0..100 {
+        match find_coordinator(&any, &group).await {
+            Ok(addr) => {
+                found = Some(addr);
+                break;
+            }
+            Err(e) if e.is_retriable() => tokio::time::sleep(Duration::from_millis(200)).await,
+            Err(e) => panic!("find coordinator: {e}"),
+        }
+    }
+    let addr = found.expect("a coordinator");
+    let coordinator = connect(addr.host, addr.port).await;
+    let mut member = ConsumerGroupMember::new(ConsumerMemberConfig {
+        group_id: group.clone(),
+        group_instance_id: None,
+        rebalance_timeout: Duration::from_secs(5),
+        server_assignor: None,
+        topics: vec![topic.clone()],
+        rack_id: None,
+    });
+    let id = member.member_id().to_owned();
+    // Join and take the assignment (both partitions, by topic id).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let target = loop {
+        let owned: Vec<([u8; 16], Vec<i32>)> = Vec::new();
+        assert_eq!(
+            member
+                .heartbeat(&coordinator, &owned)
+                .await
+                .expect("heartbeat"),
+            ConsumerHeartbeatOutcome::Alive
+        );
+        if let Some(t) = member.take_target().filter(|t| !t.is_empty()) {
+            break t;
+        }
+        assert!(std::time::Instant::now() < deadline, "no assignment");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let owned: Vec<([u8; 16], Vec<i32>)> = target.into_iter().collect();
+    assert_eq!(owned[0].1.len(), 2, "one member owns both partitions");
+    member.heartbeat(&coordinator, &owned).await.expect("ack");
+    let ConsumerMemberState::Member { epoch } = member.state() else {
+        panic!("not a member: {:?}", member.state())
+    };
+    assert!(epoch > 0);
+    // Silence past the session timeout (6 s on our test broker, 45 s by Kafka's default).
+    let deadline = std::time::Instant::now() + Duration::from_secs(70);
+    let mut outcome = ConsumerHeartbeatOutcome::Alive;
+    while std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        outcome = member
+            .heartbeat(&coordinator, &owned)
+            .await
+            .expect("heartbeat");
+        if outcome != ConsumerHeartbeatOutcome::Alive {
+            break;
+        }
+    }
+    assert!(
+        matches!(outcome, ConsumerHeartbeatOutcome::Fenced(_)),
+        "fenced after the silence, got {outcome:?}"
+    );
+    eprintln!("after the silence: {outcome:?}");
+    assert_eq!(member.state(), ConsumerMemberState::Unjoined);
+    assert!(member.owned().is_empty());
+    // Rejoins with epoch 0 and the same id, and gets the partitions again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        assert_eq!(
+            member.heartbeat(&coordinator, &[]).await.expect("rejoin"),
+            ConsumerHeartbeatOutcome::Alive
+        );
+        if member
+            .take_target()
+            .is_some_and(|t| t.values().map(Vec::len).sum::<usize>() == 2)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no assignment after rejoining"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(member.member_id(), id);
+    member.leave(&coordinator).await.expect("leave");
 }
