@@ -34,6 +34,10 @@
 # Environment: BENCH_RECORDS (500000), BENCH_PARTITIONS (8), BENCH_KEYS (1000),
 # BENCH_LATENCY_RECORDS (10000), BENCH_LATENCY_RATE (1000 records/s), BENCH_OPTIONS (extra
 # subscription options for both scenarios, `name=value,...`; defaults otherwise),
+# BENCH_CALLGRIND=1 instead runs each -proc row's ingress under valgrind's callgrind twice
+# (BENCH_RECORDS and twice that) and prints the instructions per event: the difference of
+# the two runs' totals over the difference in records, so start-up cancels out (stable where
+# CPU time is not; this VM has no hardware counters for perf; try BENCH_RECORDS=10000),
 # BENCH_KEEP_DIR=1 keeps the temporary directory (broker data and logs),
 # BENCH_SCENARIOS (default "service vo service-h2c vo-h2c service-proc vo-proc").
 set -euo pipefail
@@ -108,7 +112,7 @@ TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/n
 [[ -n "$TARGET_DIR" ]] || TARGET_DIR="$ROOT/target"
 BENCH="$TARGET_DIR/release/examples/bench_ingress"
 [[ -x "$BENCH" ]] || die "release example not found: $BENCH"
-BINARY="$TARGET_DIR/release/kafka-ingress"
+BINARY="${BENCH_BINARY:-$TARGET_DIR/release/kafka-ingress}"  # BENCH_BINARY: another build to compare
 [[ -x "$BINARY" ]] || die "release binary not found: $BINARY"
 
 if [[ -n "${KAFKA_BOOTSTRAP:-}" ]]; then
@@ -123,6 +127,28 @@ fi
 
 # scenario <name> <sink> <keys>: produces, runs, leaves "<name>.out" with the result line.
 scenario() {
+  if [[ "${BENCH_CALLGRIND:-0}" == 1 && "$1" == *-proc ]]; then
+    callgrind_scenario "$@"
+    return
+  fi
+  run_scenario "$@"
+}
+
+# callgrind_scenario <name> <sink> <keys>: the -proc row twice under callgrind.
+callgrind_scenario() {
+  command -v valgrind >/dev/null || die "BENCH_CALLGRIND=1 needs valgrind (apt-get install valgrind)"
+  local name="$1" base="$RECORDS" small big
+  RECORDS="$base" run_scenario "$@"
+  small="$(field "$name" instructions_total)"
+  cp "$WORK/$name.out" "$WORK/$name.small.out"
+  RECORDS=$((2 * base)) run_scenario "$@"
+  big="$(field "$name" instructions_total)"
+  [[ "$small" -gt 0 && "$big" -gt "$small" ]] || die "$name: callgrind totals $small / $big"
+  echo "instructions_per_event=$(( (big - small) / base ))" >>"$WORK/$name.out"
+  log "$name: $((small / 1000000)) M instructions for $base records, $((big / 1000000)) M for $((2 * base)): $(( (big - small) / base )) per event"
+}
+
+run_scenario() {
   local name="$1" sink="$2" keys="$3" topic="bench-ingress-$1-$$-$RANDOM"
   log "$name: producing $RECORDS records to $topic ($PARTITIONS partitions, $keys keys)"
   "$BENCH" produce "$BOOTSTRAP" "$topic" "$RECORDS" "$PARTITIONS" "$keys" \
@@ -251,5 +277,7 @@ echo "events/s: backlog records / (last - first request at the handler). Ingress
 for name in $SCENARIOS; do
   h="$(field "$name" handler_cpu_us_per_event)"
   [[ -n "$h" ]] && echo "$name: handler process CPU $h us/event"
+  i="$(field "$name" instructions_per_event)"
+  [[ -n "$i" ]] && echo "$name: ingress instructions per event (callgrind, the difference of two backlogs): $i"
 done
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the broker, the producer and the handler share the machine with the ingress)."

@@ -720,7 +720,25 @@ async fn run_process(binary: &str, args: &RunArgs) {
         .unwrap()
         .port();
     let log = dir.join("ingress.log");
-    let ingress = Command::new(binary)
+    // BENCH_CALLGRIND=1: run the ingress under callgrind, collecting only over the backlog,
+    // for an instruction count per event (stable on a noisy machine, unlike CPU time; this
+    // VM has no hardware counters for perf). Events/s and latency are then meaningless.
+    let callgrind = std::env::var("BENCH_CALLGRIND").is_ok_and(|v| v == "1");
+    let callgrind_out = dir.join("callgrind.out");
+    let mut command = if callgrind {
+        let mut c = Command::new("valgrind");
+        c.arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}", callgrind_out.display()))
+            .arg(binary)
+            // The allocator settings the binary would re-exec itself for, set up front.
+            .env("MIMALLOC_PURGE_DELAY", "0")
+            .env("MIMALLOC_ARENA_EAGER_COMMIT", "0")
+            .env("KAFKA_INGRESS_ALLOCATOR_TUNED", "1");
+        c
+    } else {
+        Command::new(binary)
+    };
+    let ingress = command
         .arg("--config-file")
         .arg(&config)
         .arg("--base-dir")
@@ -733,9 +751,9 @@ async fn run_process(binary: &str, args: &RunArgs) {
         .spawn()
         .unwrap();
     let pid = ingress.id().to_string();
-    let ingress = ChildGuard(ingress);
+    let mut ingress = ChildGuard(ingress);
     let admin = format!("http://127.0.0.1:{admin_port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(if callgrind { 300 } else { 30 });
     while http("GET", &format!("{admin}/health"), None).await.0 != 200 {
         assert!(
             Instant::now() < deadline,
@@ -848,7 +866,8 @@ async fn run_process(binary: &str, args: &RunArgs) {
     println!(
         "records={records} secs={secs:.3} eps={:.0} join_secs={join_secs:.3} latency_records={} \
          p50_ms={} p90_ms={} p99_ms={} max_ms={} peak_rss_mib={peak:.1} \
-         cpu_us_per_event={:.1} handler_cpu_us_per_event={:.1} handled={handled} delivered={} \
+         cpu_us_per_event={:.1} handler_cpu_us_per_event={:.1} \
+         handled={handled} delivered={} \
          retried={}",
         records as f64 / secs,
         lat[0],
@@ -861,7 +880,28 @@ async fn run_process(binary: &str, args: &RunArgs) {
         metric("kafka_ingress_records_delivered_total"),
         metric("kafka_ingress_retries_total"),
     );
+    if callgrind {
+        // A graceful stop, so callgrind writes its profile: the process's instructions from
+        // start to stop (the script subtracts two runs of different sizes).
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let _ = ingress.0.wait();
+        let text = std::fs::read_to_string(&callgrind_out).unwrap_or_default();
+        let total = text
+            .lines()
+            .find_map(|l| l.strip_prefix("summary: "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        println!("instructions_total={total}");
+        eprintln!(
+            "callgrind profile: {} (callgrind_annotate)",
+            callgrind_out.display()
+        );
+    }
     drop(ingress);
     drop(handler);
-    let _ = std::fs::remove_dir_all(&dir);
+    if !callgrind {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

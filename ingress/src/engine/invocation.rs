@@ -101,6 +101,10 @@ pub fn build_invocation(
             .map_err(|e| UndeliverableRecord::InvalidJson(e.to_string()))?;
     }
 
+    let idempotency_key = format!(
+        "{}-{}-{}",
+        source.subscription_id, source.partition, record.offset
+    );
     let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(10 + record.headers.len());
     // Record headers first (valid HTTP only, never our own names), then the deployment's
     // additional headers, then ours: later entries replace earlier ones of the same name.
@@ -125,25 +129,25 @@ pub fn build_invocation(
             set(&mut headers, name, value);
         }
     }
-    let ours = [
-        ("content-type", target.input_content_type.clone()),
-        (
-            "idempotency-key",
-            format!(
-                "{}-{}-{}",
-                source.subscription_id, source.partition, record.offset
-            ),
-        ),
-        ("restate.subscription.id", source.subscription_id.to_owned()),
-        ("kafka.topic", source.topic.to_owned()),
-        ("kafka.partition", source.partition.to_string()),
-        ("kafka.offset", record.offset.to_string()),
-        ("kafka.timestamp", record.timestamp.to_string()),
+    let text = [
+        ("content-type", target.input_content_type.as_str()),
+        ("idempotency-key", idempotency_key.as_str()),
+        ("restate.subscription.id", source.subscription_id),
+        ("kafka.topic", source.topic),
     ];
-    for (k, v) in ours {
-        if let Ok(value) = HeaderValue::from_str(&v) {
+    for (k, v) in text {
+        if let Ok(value) = HeaderValue::from_str(v) {
             set(&mut headers, HeaderName::from_static(k), value);
         }
+    }
+    // Numbers straight into header values (no intermediate String per header).
+    let numbers = [
+        ("kafka.partition", HeaderValue::from(source.partition)),
+        ("kafka.offset", HeaderValue::from(record.offset)),
+        ("kafka.timestamp", HeaderValue::from(record.timestamp)),
+    ];
+    for (k, value) in numbers {
+        set(&mut headers, HeaderName::from_static(k), value);
     }
     if let Some(key) = &record.key {
         let encoded = base64::engine::general_purpose::URL_SAFE.encode(key);

@@ -37,20 +37,24 @@ impl Invoker {
 
     /// Sends `invocation` once and classifies the result.
     pub async fn invoke(&self, invocation: &Invocation) -> AttemptOutcome {
-        let mut request = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(invocation.url.as_str());
-        for (name, value) in &invocation.headers {
-            request = request.header(name, value);
-        }
-        let request = match request.body(Full::new(invocation.body.clone())) {
-            Ok(r) => r,
+        // Built in place rather than through `http::request::Builder`, which moves itself by
+        // value on every `.header()` (a copy of the whole request head per header).
+        let uri = match http::Uri::try_from(invocation.url.as_str()) {
+            Ok(uri) => uri,
             Err(e) => {
                 return AttemptOutcome::Terminal {
                     reason: format!("cannot build request for {}: {e}", invocation.url),
                 }
             }
         };
+        let mut request = http::Request::new(Full::new(invocation.body.clone()));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.reserve(invocation.headers.len());
+        for (name, value) in &invocation.headers {
+            headers.append(name.clone(), value.clone());
+        }
         let response = match tokio::time::timeout(self.timeout, self.client.request(request)).await
         {
             Err(_) => {
