@@ -230,6 +230,26 @@ async fn members_own_each_partition_once_and_joins_and_leaves_move_only_what_mus
     })
     .await;
     assert_exactly_once(&members, 12, "3 members");
+    // The cluster-wide status's view (DescribeGroups) of a KIP-848 group.
+    let cluster = ingress::kafka::cluster::Cluster::new(
+        ingress::kafka::cluster::ClusterSettings::from_consumer_settings(&s),
+        Arc::new(TcpConnector {
+            connect_timeout: Duration::from_secs(5),
+        }),
+    );
+    let overview = ingress::kafka::group_overview::describe_group(&cluster, &group, &topic)
+        .await
+        .expect("describe");
+    assert_eq!(overview.members.len(), 3, "{overview:?}");
+    assert!(
+        overview.members.iter().all(|m| m.partitions.len() == 4),
+        "{overview:?}"
+    );
+    assert!(
+        overview.partitions.iter().all(|p| p.owner.is_some()),
+        "{overview:?}"
+    );
+    eprintln!("ConsumerGroupDescribe: state {}", overview.state);
 
     // A fourth member takes one partition from each: the others give up exactly that one
     // and keep fetching the rest.

@@ -28,11 +28,12 @@ pub enum ApiKey {
     DescribeConfigs = 32,
     SaslAuthenticate = 36,
     ConsumerGroupHeartbeat = 68,
+    ConsumerGroupDescribe = 69,
 }
 
 impl ApiKey {
     /// Every key this crate knows.
-    pub const ALL: [ApiKey; 18] = [
+    pub const ALL: [ApiKey; 19] = [
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
@@ -51,6 +52,7 @@ impl ApiKey {
         ApiKey::DescribeConfigs,
         ApiKey::SaslAuthenticate,
         ApiKey::ConsumerGroupHeartbeat,
+        ApiKey::ConsumerGroupDescribe,
     ];
 
     /// The key's wire value.
@@ -84,6 +86,7 @@ impl ApiKey {
             ApiKey::DescribeConfigs => "DescribeConfigs",
             ApiKey::SaslAuthenticate => "SaslAuthenticate",
             ApiKey::ConsumerGroupHeartbeat => "ConsumerGroupHeartbeat",
+            ApiKey::ConsumerGroupDescribe => "ConsumerGroupDescribe",
         }
     }
 }

@@ -133,7 +133,8 @@ impl NegotiatedVersions {
 /// (those of other modules come from [`NegotiatedVersions::version_for`]).
 pub fn our_range(key: ApiKey) -> Option<RangeInclusive<i16>> {
     use crate::messages::{
-        api_versions::ApiVersionsRequest, consumer_group_heartbeat::ConsumerGroupHeartbeatRequest,
+        api_versions::ApiVersionsRequest, consumer_group_describe::ConsumerGroupDescribeRequest,
+        consumer_group_heartbeat::ConsumerGroupHeartbeatRequest,
         find_coordinator::FindCoordinatorRequest, heartbeat::HeartbeatRequest,
         join_group::JoinGroupRequest, leave_group::LeaveGroupRequest, metadata::MetadataRequest,
         sync_group::SyncGroupRequest,
@@ -150,6 +151,7 @@ pub fn our_range(key: ApiKey) -> Option<RangeInclusive<i16>> {
         ApiKey::LeaveGroup => r::<LeaveGroupRequest>(),
         ApiKey::SyncGroup => r::<SyncGroupRequest>(),
         ApiKey::ConsumerGroupHeartbeat => r::<ConsumerGroupHeartbeatRequest>(),
+        ApiKey::ConsumerGroupDescribe => r::<ConsumerGroupDescribeRequest>(),
         _ => None,
     }
 }
@@ -234,7 +236,7 @@ mod tests {
     fn negotiates_every_known_api() {
         let n = broker(&[(3, 0, 12), (18, 0, 3), (68, 0, 0)]);
         let all = n.negotiate_known();
-        assert_eq!(all.len(), 8);
+        assert_eq!(all.len(), 9);
         let get = |k| {
             all.iter()
                 .find(|(key, _)| *key == k)

@@ -322,6 +322,18 @@ fn decoders_never_panic() {
         },
         &mut rng,
     );
+    hammer(
+        &kafka_proto::messages::consumer_group_describe::ConsumerGroupDescribeResponse {
+            groups: vec![
+                kafka_proto::messages::consumer_group_describe::DescribedGroup {
+                    members: vec![Default::default()],
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        },
+        &mut rng,
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! A consumer group as Kafka sees it, for the cluster-wide status of a subscription: its
-//! members and what each owns (DescribeGroups), the committed offsets (OffsetFetch) and the
+//! members and what each owns (DescribeGroups; ConsumerGroupDescribe for KIP-848 groups), the
+//! committed offsets (OffsetFetch) and the
 //! high watermarks (ListOffsets) of the topic's partitions.
 
 use std::collections::{BTreeMap, HashMap};
@@ -7,10 +8,12 @@ use std::collections::{BTreeMap, HashMap};
 use bytes::Bytes;
 use kafka_proto::consumer_protocol::ConsumerProtocolAssignment;
 use kafka_proto::error_code::ErrorCode;
+use kafka_proto::messages::consumer_group_describe::ConsumerGroupDescribeRequest;
 use kafka_proto::messages::describe_groups::DescribeGroupsRequest;
 use serde::{Deserialize, Serialize};
 
 use super::assignor::TopicPartition;
+use super::broker::Broker;
 use super::cluster::{Cluster, ConnectionPurpose};
 use super::error::ClientError;
 use super::group::{find_coordinator, CONSUMER_PROTOCOL_TYPE};
@@ -88,60 +91,25 @@ pub async fn describe_group(
     let coordinator = cluster
         .broker(coordinator.node_id, ConnectionPurpose::Control)
         .await?;
-    let described = coordinator
-        .request(&DescribeGroupsRequest {
-            groups: vec![group.to_owned()],
-            ..Default::default()
-        })
-        .await?;
-    let found = described
-        .groups
-        .into_iter()
-        .find(|g| g.group_id == group)
-        .ok_or_else(|| ClientError::Protocol {
-            addr: coordinator.addr().to_owned(),
-            api: "DescribeGroups",
-            reason: format!("no answer for group {group:?}"),
-        })?;
-    let code = ErrorCode::from_code(found.error_code);
-    if !code.is_ok() {
-        return Err(ClientError::Broker {
-            addr: coordinator.addr().to_owned(),
-            api: "DescribeGroups",
-            code,
-            message: found.error_message,
-        });
-    }
-    let mut owners: HashMap<i32, String> = HashMap::new();
-    let mut members = Vec::new();
-    for m in found.members {
-        let mut owned = Vec::new();
-        if found.protocol_type == CONSUMER_PROTOCOL_TYPE && !m.member_assignment.is_empty() {
-            let mut bytes: Bytes = m.member_assignment.clone();
-            // A member whose assignment does not decode is shown without partitions.
-            if let Ok((_, assignment)) = ConsumerProtocolAssignment::read_versioned(&mut bytes) {
-                for tp in assignment.assigned_partitions {
-                    if tp.topic == topic {
-                        owned.extend(tp.partitions);
-                    }
-                }
-            }
+    let (state, mut members) = match classic_members(&coordinator, group, topic).await {
+        // A KIP-848 group: DescribeGroups answers GROUP_ID_NOT_FOUND ("not a classic group").
+        Err(ClientError::Broker {
+            code: ErrorCode::GroupIdNotFound,
+            ..
+        }) if coordinator
+            .versions()
+            .supports::<ConsumerGroupDescribeRequest>() =>
+        {
+            consumer_group_members(&coordinator, group, topic).await?
         }
-        owned.sort_unstable();
-        let name = m
-            .group_instance_id
-            .clone()
-            .unwrap_or_else(|| m.member_id.clone());
-        for p in &owned {
+        other => other?,
+    };
+    let mut owners: HashMap<i32, String> = HashMap::new();
+    for m in &members {
+        let name = m.instance_id.clone().unwrap_or_else(|| m.member_id.clone());
+        for p in &m.partitions {
             owners.insert(*p, name.clone());
         }
-        members.push(GroupMemberView {
-            member_id: m.member_id,
-            instance_id: m.group_instance_id,
-            client_id: m.client_id,
-            client_host: m.client_host,
-            partitions: owned,
-        });
     }
     members.sort_by(|a, b| {
         a.instance_id
@@ -184,8 +152,119 @@ pub async fn describe_group(
         .collect();
     Ok(GroupOverview {
         group: group.to_owned(),
-        state: found.group_state,
+        state,
         members,
         partitions,
     })
+}
+
+/// The state and members of a classic group (DescribeGroups), with what each owns of `topic`.
+async fn classic_members(
+    coordinator: &Broker,
+    group: &str,
+    topic: &str,
+) -> Result<(String, Vec<GroupMemberView>), ClientError> {
+    let described = coordinator
+        .request(&DescribeGroupsRequest {
+            groups: vec![group.to_owned()],
+            ..Default::default()
+        })
+        .await?;
+    let found = described
+        .groups
+        .into_iter()
+        .find(|g| g.group_id == group)
+        .ok_or_else(|| ClientError::Protocol {
+            addr: coordinator.addr().to_owned(),
+            api: "DescribeGroups",
+            reason: format!("no answer for group {group:?}"),
+        })?;
+    let code = ErrorCode::from_code(found.error_code);
+    if !code.is_ok() {
+        return Err(ClientError::Broker {
+            addr: coordinator.addr().to_owned(),
+            api: "DescribeGroups",
+            code,
+            message: found.error_message,
+        });
+    }
+    let mut members = Vec::new();
+    for m in found.members {
+        let mut owned = Vec::new();
+        if found.protocol_type == CONSUMER_PROTOCOL_TYPE && !m.member_assignment.is_empty() {
+            let mut bytes: Bytes = m.member_assignment.clone();
+            // A member whose assignment does not decode is shown without partitions.
+            if let Ok((_, assignment)) = ConsumerProtocolAssignment::read_versioned(&mut bytes) {
+                for tp in assignment.assigned_partitions {
+                    if tp.topic == topic {
+                        owned.extend(tp.partitions);
+                    }
+                }
+            }
+        }
+        owned.sort_unstable();
+        members.push(GroupMemberView {
+            member_id: m.member_id,
+            instance_id: m.group_instance_id,
+            client_id: m.client_id,
+            client_host: m.client_host,
+            partitions: owned,
+        });
+    }
+    Ok((found.group_state, members))
+}
+
+/// The state and members of a KIP-848 group (ConsumerGroupDescribe), with what each owns of
+/// `topic` now (its current, not its target, assignment).
+async fn consumer_group_members(
+    coordinator: &Broker,
+    group: &str,
+    topic: &str,
+) -> Result<(String, Vec<GroupMemberView>), ClientError> {
+    let described = coordinator
+        .request(&ConsumerGroupDescribeRequest {
+            group_ids: vec![group.to_owned()],
+            ..Default::default()
+        })
+        .await?;
+    let found = described
+        .groups
+        .into_iter()
+        .find(|g| g.group_id == group)
+        .ok_or_else(|| ClientError::Protocol {
+            addr: coordinator.addr().to_owned(),
+            api: "ConsumerGroupDescribe",
+            reason: format!("no answer for group {group:?}"),
+        })?;
+    let code = ErrorCode::from_code(found.error_code);
+    if !code.is_ok() {
+        return Err(ClientError::Broker {
+            addr: coordinator.addr().to_owned(),
+            api: "ConsumerGroupDescribe",
+            code,
+            message: found.error_message,
+        });
+    }
+    let members = found
+        .members
+        .into_iter()
+        .map(|m| {
+            let mut owned: Vec<i32> = m
+                .assignment
+                .topic_partitions
+                .iter()
+                .filter(|t| t.topic_name == topic)
+                .flat_map(|t| t.partitions.iter().copied())
+                .collect();
+            owned.sort_unstable();
+            GroupMemberView {
+                member_id: m.member_id,
+                instance_id: m.instance_id,
+                client_id: m.client_id,
+                client_host: m.client_host,
+                partitions: owned,
+            }
+        })
+        .collect();
+    Ok((found.group_state, members))
 }

@@ -1,6 +1,7 @@
 //! One module per Kafka API: each holds the request and response structs of that API.
 
 pub mod api_versions;
+pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod create_topics;
 pub mod describe_configs;
