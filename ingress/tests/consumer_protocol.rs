@@ -10,6 +10,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed step should panic
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,8 +19,7 @@ use std::time::Duration;
 use ingress::config::ClusterConfig;
 use ingress::kafka::assignor::TopicPartition;
 use ingress::kafka::consumer::{Consumer, ConsumerEvent};
-use ingress::kafka::consumer_group::consumer_protocol_unavailable;
-use ingress::kafka::{Broker, ConnectionSettings, TcpConnector};
+use ingress::kafka::TcpConnector;
 use ingress::options::{resolve, ConsumerSettings};
 use testkit::interop::JavaConsoleConsumer;
 use testkit::{KafkaCluster, TestClient, TestRecord};
@@ -31,39 +32,9 @@ fn bootstrap() -> String {
         .to_owned()
 }
 
-/// `None` when the broker offers ConsumerGroupHeartbeat, else why not (for the skip line).
-async fn kip848_missing() -> Option<String> {
-    let bootstrap = bootstrap();
-    let (host, port) = bootstrap.rsplit_once(':').unwrap();
-    let broker = Broker::connect(
-        &TcpConnector {
-            connect_timeout: Duration::from_secs(5),
-        },
-        host,
-        port.parse().unwrap(),
-        &ConnectionSettings {
-            client_id: "kafka-ingress-test".into(),
-            request_timeout: Duration::from_secs(10),
-            max_response_bytes: 100 << 20,
-            sasl: None,
-        },
-    )
-    .await
-    .expect("connect");
-    consumer_protocol_unavailable(&broker)
-        .await
-        .expect("probe")
-        .map(|why| {
-            format!(
-                "{why} ({})",
-                std::env::var("KAFKA_BROKER").unwrap_or_else(|_| "kafka".into())
-            )
-        })
-}
-
 macro_rules! require_kip848 {
     () => {
-        if let Some(why) = kip848_missing().await {
+        if let Some(why) = support::kip848_unavailable().await {
             eprintln!("SKIPPED (KIP-848 not available): {why}");
             return;
         }
@@ -482,7 +453,7 @@ async fn our_members_and_the_java_consumer_share_a_kip848_group() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_without_kip848_gets_an_error_naming_the_option_and_its_version() {
-    let Some(why) = kip848_missing().await else {
+    let Some(why) = support::kip848_unavailable().await else {
         eprintln!("SKIPPED: this broker offers KIP-848 (the error path needs one that does not)");
         return;
     };
@@ -563,28 +534,11 @@ async fn a_member_silent_past_its_session_is_fenced_and_rejoins_with_epoch_zero(
     let client = TestClient::connect(&bootstrap()).await.expect("client");
     let topic = client.create_topic("kip848-fence", 2).await.expect("topic");
     let group = format!("g-{topic}");
-    let connect = |host: String, port: u16| async move {
-        Broker::connect(
-            &TcpConnector {
-                connect_timeout: Duration::from_secs(5),
-            },
-            &host,
-            port,
-            &ConnectionSettings {
-                client_id: "kafka-ingress-test".into(),
-                request_timeout: Duration::from_secs(10),
-                max_response_bytes: 100 << 20,
-                sasl: None,
-            },
-        )
-        .await
-        .expect("connect")
-    };
     let (host, port) = bootstrap()
         .rsplit_once(':')
         .map(|(h, p)| (h.to_owned(), p.parse::<u16>().unwrap()))
         .unwrap();
-    let any = connect(host, port).await;
+    let any = support::connect(&host, port).await;
     let mut found = None;
     for _ in 0..100 {
         match find_coordinator(&any, &group).await {
@@ -597,7 +551,7 @@ async fn a_member_silent_past_its_session_is_fenced_and_rejoins_with_epoch_zero(
         }
     }
     let addr = found.expect("a coordinator");
-    let coordinator = connect(addr.host, addr.port).await;
+    let coordinator = support::connect(&addr.host, addr.port).await;
     let mut member = ConsumerGroupMember::new(ConsumerMemberConfig {
         group_id: group.clone(),
         group_instance_id: None,

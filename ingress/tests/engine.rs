@@ -228,25 +228,6 @@ async fn per_key_order_holds_under_latency_and_injected_503s() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_key_order_holds_while_members_join_and_leave_on_both_group_protocols() {
     init_tracing();
-    let (host, port) = bootstrap()
-        .rsplit_once(':')
-        .map(|(h, p)| (h.to_owned(), p.to_owned()))
-        .unwrap();
-    let broker = ingress::kafka::Broker::connect(
-        &ingress::kafka::TcpConnector {
-            connect_timeout: Duration::from_secs(5),
-        },
-        &host,
-        port.parse().unwrap(),
-        &ingress::kafka::ConnectionSettings {
-            client_id: "kafka-ingress-test".into(),
-            request_timeout: Duration::from_secs(10),
-            max_response_bytes: 100 << 20,
-            sasl: None,
-        },
-    )
-    .await
-    .unwrap();
     // tansu 0.6 never hands over what a cooperative member revoked: range there.
     let classic = if std::env::var("KAFKA_BROKER").as_deref() == Ok("tansu") {
         "range"
@@ -254,10 +235,7 @@ async fn per_key_order_holds_while_members_join_and_leave_on_both_group_protocol
         "cooperative-sticky"
     };
     let mut protocols = vec![("classic", classic)];
-    match ingress::kafka::consumer_group::consumer_protocol_unavailable(&broker)
-        .await
-        .unwrap()
-    {
+    match kip848_unavailable().await {
         None => protocols.push(("consumer", "")),
         Some(why) => eprintln!("the KIP-848 run SKIPPED (not available): {why}"),
     }

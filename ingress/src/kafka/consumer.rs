@@ -782,16 +782,24 @@ impl Driver {
         Ok(ids)
     }
 
-    /// One KIP-848 heartbeat, then the reconciliation of a new assignment if one came.
-    /// `Ok(true)`: heartbeat again at once (to report what changed, or to rejoin).
-    async fn consumer_heartbeat(&mut self) -> Result<bool, Step> {
+    /// Sends one KIP-848 heartbeat reporting what is owned; also returns the subscribed
+    /// topics' ids it was reported with.
+    async fn send_consumer_heartbeat(
+        &mut self,
+    ) -> Result<(Result<ConsumerHeartbeatOutcome, ClientError>, TopicIds), Step> {
         let coordinator = self.coordinator().await?;
         let ids = self.subscribed_topic_ids(false).await.map_err(classify)?;
         let Some(member) = self.consumer_member.as_mut() else {
-            return Ok(false);
+            return Ok((Ok(ConsumerHeartbeatOutcome::Alive), ids));
         };
         let owned_ids = owned_by_topic_id(member.owned(), &ids);
-        let outcome = member.heartbeat(&coordinator, &owned_ids).await;
+        Ok((member.heartbeat(&coordinator, &owned_ids).await, ids))
+    }
+
+    /// One KIP-848 heartbeat, then the reconciliation of a new assignment if one came.
+    /// `Ok(true)`: heartbeat again at once (to report what changed, or to rejoin).
+    async fn consumer_heartbeat(&mut self) -> Result<bool, Step> {
+        let (outcome, ids) = self.send_consumer_heartbeat().await?;
         match outcome {
             Ok(ConsumerHeartbeatOutcome::Alive) => {}
             Ok(ConsumerHeartbeatOutcome::Fenced(code)) => {
@@ -912,17 +920,10 @@ impl Driver {
     /// A heartbeat sent while the engine drains revoked partitions: it keeps the session
     /// and reports the old ownership; a new assignment waits for the next reconciliation.
     async fn keepalive_heartbeat(&mut self) {
-        let Ok(coordinator) = self.coordinator().await else {
+        let Ok((outcome, _)) = self.send_consumer_heartbeat().await else {
             return;
         };
-        let Ok(ids) = self.subscribed_topic_ids(false).await else {
-            return;
-        };
-        let Some(member) = self.consumer_member.as_mut() else {
-            return;
-        };
-        let owned_ids = owned_by_topic_id(member.owned(), &ids);
-        match member.heartbeat(&coordinator, &owned_ids).await {
+        match outcome {
             Ok(ConsumerHeartbeatOutcome::CoordinatorMoved) => self.coordinator = None,
             Ok(ConsumerHeartbeatOutcome::Fenced(code)) => {
                 tracing::warn!(%code, "consumer group membership fenced while revoking");

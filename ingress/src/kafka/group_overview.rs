@@ -170,24 +170,13 @@ async fn classic_members(
             ..Default::default()
         })
         .await?;
-    let found = described
-        .groups
-        .into_iter()
-        .find(|g| g.group_id == group)
-        .ok_or_else(|| ClientError::Protocol {
-            addr: coordinator.addr().to_owned(),
-            api: "DescribeGroups",
-            reason: format!("no answer for group {group:?}"),
-        })?;
-    let code = ErrorCode::from_code(found.error_code);
-    if !code.is_ok() {
-        return Err(ClientError::Broker {
-            addr: coordinator.addr().to_owned(),
-            api: "DescribeGroups",
-            code,
-            message: found.error_message,
-        });
-    }
+    let found = answer_for(
+        coordinator,
+        "DescribeGroups",
+        group,
+        described.groups,
+        |g| (&g.group_id, g.error_code, &g.error_message),
+    )?;
     let mut members = Vec::new();
     for m in found.members {
         let mut owned = Vec::new();
@@ -227,24 +216,13 @@ async fn consumer_group_members(
             ..Default::default()
         })
         .await?;
-    let found = described
-        .groups
-        .into_iter()
-        .find(|g| g.group_id == group)
-        .ok_or_else(|| ClientError::Protocol {
-            addr: coordinator.addr().to_owned(),
-            api: "ConsumerGroupDescribe",
-            reason: format!("no answer for group {group:?}"),
-        })?;
-    let code = ErrorCode::from_code(found.error_code);
-    if !code.is_ok() {
-        return Err(ClientError::Broker {
-            addr: coordinator.addr().to_owned(),
-            api: "ConsumerGroupDescribe",
-            code,
-            message: found.error_message,
-        });
-    }
+    let found = answer_for(
+        coordinator,
+        "ConsumerGroupDescribe",
+        group,
+        described.groups,
+        |g| (&g.group_id, g.error_code, &g.error_message),
+    )?;
     let members = found
         .members
         .into_iter()
@@ -267,4 +245,33 @@ async fn consumer_group_members(
         })
         .collect();
     Ok((found.group_state, members))
+}
+
+/// The answer for `group` among `groups`, or the error the coordinator gave for it.
+fn answer_for<G>(
+    coordinator: &Broker,
+    api: &'static str,
+    group: &str,
+    groups: Vec<G>,
+    fields: impl Fn(&G) -> (&String, i16, &Option<String>),
+) -> Result<G, ClientError> {
+    let found = groups
+        .into_iter()
+        .find(|g| fields(g).0 == group)
+        .ok_or_else(|| ClientError::Protocol {
+            addr: coordinator.addr().to_owned(),
+            api,
+            reason: format!("no answer for group {group:?}"),
+        })?;
+    let (_, error_code, message) = fields(&found);
+    let code = ErrorCode::from_code(error_code);
+    if !code.is_ok() {
+        return Err(ClientError::Broker {
+            addr: coordinator.addr().to_owned(),
+            api,
+            code,
+            message: message.clone(),
+        });
+    }
+    Ok(found)
 }

@@ -218,3 +218,38 @@ pub fn assert_per_key_order(reqs: &[RecordedRequest]) {
         }
     }
 }
+
+/// A plain connection to the broker at `host:port` (no SASL, no TLS).
+pub async fn connect(host: &str, port: u16) -> ingress::kafka::Broker {
+    ingress::kafka::Broker::connect(
+        &ingress::kafka::TcpConnector {
+            connect_timeout: Duration::from_secs(5),
+        },
+        host,
+        port,
+        &ingress::kafka::ConnectionSettings {
+            client_id: "kafka-ingress-test".into(),
+            request_timeout: Duration::from_secs(10),
+            max_response_bytes: 100 << 20,
+            sasl: None,
+        },
+    )
+    .await
+    .expect("connect")
+}
+
+/// `None` when the test broker serves KIP-848 members, else why not (for the skip line).
+pub async fn kip848_unavailable() -> Option<String> {
+    let bootstrap = bootstrap();
+    let (host, port) = bootstrap.rsplit_once(':').expect("host:port");
+    let broker = connect(host, port.parse().expect("port")).await;
+    ingress::kafka::consumer_group::consumer_protocol_unavailable(&broker)
+        .await
+        .expect("probe")
+        .map(|why| {
+            format!(
+                "{why} ({})",
+                std::env::var("KAFKA_BROKER").unwrap_or_else(|_| "kafka".into())
+            )
+        })
+}
