@@ -277,6 +277,8 @@ echo "events/s: backlog records / (last - first request at the handler). Ingress
 for name in $SCENARIOS; do
   h="$(field "$name" handler_cpu_us_per_event)"
   [[ -n "$h" ]] && echo "$name: handler process CPU $h us/event"
+  k="$(field "$name" sys_us_per_event)"
+  [[ -n "$k" ]] && echo "$name: of the ingress CPU, in the kernel (stime): $k us/event"
   i="$(field "$name" instructions_per_event)"
   [[ -n "$i" ]] && echo "$name: ingress instructions per event (callgrind, the difference of two backlogs): $i"
 done

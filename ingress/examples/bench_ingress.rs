@@ -517,6 +517,12 @@ async fn produce_at_rate(
 
 /// CPU time (user + system) of process `pid` ("self" for this one), from /proc/<pid>/stat.
 fn cpu_secs(pid: &str) -> f64 {
+    let (user, sys) = cpu_split(pid);
+    user + sys
+}
+
+/// (user, system) CPU seconds of a process.
+fn cpu_split(pid: &str) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which is in parentheses and may contain spaces).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
@@ -529,7 +535,7 @@ fn cpu_secs(pid: &str) -> f64 {
     };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; USER_HZ is
     // 100 on Linux.
-    (ticks(11) + ticks(12)) / 100.0
+    (ticks(11) / 100.0, ticks(12) / 100.0)
 }
 
 /// VmHWM of process `pid`, MiB.
@@ -781,6 +787,7 @@ async fn run_process(binary: &str, args: &RunArgs) {
     let options = bench_options();
     let handler_pid = handler.0.id().to_string();
     let (cpu0, handler_cpu0) = (cpu_secs(&pid), cpu_secs(&handler_pid));
+    let sys0 = cpu_split(&pid).1;
     let subscribed = Instant::now();
     let (status, body) = http(
         "POST",
@@ -799,6 +806,7 @@ async fn run_process(binary: &str, args: &RunArgs) {
     let join_secs = subscribed.elapsed().as_secs_f64();
     wait_handled(&url, records, Duration::from_secs(3600), "backlog", &log).await;
     let (cpu1, handler_cpu1) = (cpu_secs(&pid), cpu_secs(&handler_pid));
+    let sys1 = cpu_split(&pid).1;
     let (_, first_us, last_us) = handler_stats(&url).await;
     if let Some(id) = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
@@ -866,7 +874,7 @@ async fn run_process(binary: &str, args: &RunArgs) {
     println!(
         "records={records} secs={secs:.3} eps={:.0} join_secs={join_secs:.3} latency_records={} \
          p50_ms={} p90_ms={} p99_ms={} max_ms={} peak_rss_mib={peak:.1} \
-         cpu_us_per_event={:.1} handler_cpu_us_per_event={:.1} \
+         cpu_us_per_event={:.1} sys_us_per_event={:.1} handler_cpu_us_per_event={:.1} \
          handled={handled} delivered={} \
          retried={}",
         records as f64 / secs,
@@ -876,6 +884,7 @@ async fn run_process(binary: &str, args: &RunArgs) {
         lat[3],
         lat[4],
         (cpu1 - cpu0) * 1e6 / records as f64,
+        (sys1 - sys0) * 1e6 / records as f64,
         (handler_cpu1 - handler_cpu0) * 1e6 / records as f64,
         metric("kafka_ingress_records_delivered_total"),
         metric("kafka_ingress_retries_total"),

@@ -12,7 +12,7 @@ use kafka_proto::record::Record;
 use tokio::sync::watch;
 
 use super::dead_letter::{DeadLetterContext, DeadLetterProducer};
-use super::invocation::{build_invocation, HandlerTarget, RecordSource};
+use super::invocation::InvocationTemplate;
 use super::invoker::Invoker;
 use super::log_throttle::{self, Admit, LogThrottle};
 use super::metrics::SubscriptionMetrics;
@@ -27,7 +27,8 @@ use std::sync::Arc;
 pub(crate) struct DeliveryContext {
     pub(crate) subscription_id: String,
     pub(crate) topic: String,
-    pub(crate) target: HandlerTarget,
+    /// The request parts every record shares (URL prefix, fixed headers).
+    pub(crate) template: InvocationTemplate,
     pub(crate) invoker: Invoker,
     pub(crate) retry: RetryPolicy,
     pub(crate) on_failure: OnFailure,
@@ -59,12 +60,7 @@ pub(crate) async fn deliver(
     counters: &Mutex<PartitionCounters>,
     mut cancel: watch::Receiver<bool>,
 ) -> DeliveryResult {
-    let source = RecordSource {
-        subscription_id: &ctx.subscription_id,
-        topic: &ctx.topic,
-        partition,
-    };
-    let invocation = build_invocation(&ctx.target, source, &record);
+    let invocation = ctx.template.build(partition, &record);
     let mut attempts: u32 = 0;
     let mut rtt = Duration::ZERO;
     loop {

@@ -7,6 +7,7 @@
 use base64::Engine;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
+use http::HeaderMap;
 use kafka_proto::record::Record;
 
 /// The handler a subscription invokes.
@@ -42,10 +43,27 @@ pub struct RecordSource<'a> {
 pub struct Invocation {
     /// The full URL.
     pub url: String,
-    /// Headers in the order they are sent.
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Where the path starts in `url`: `url[..path_start]` is the origin
+    /// (`scheme://authority`), `url[path_start..]` the origin-form target (`/Svc/key/h`).
+    pub path_start: usize,
+    /// The `Host` header for HTTP/1.1 (the URL's authority).
+    pub host: Option<HeaderValue>,
+    /// The headers (no `Host`).
+    pub headers: HeaderMap,
     /// The body: the record value (empty for a null value).
     pub body: Bytes,
+}
+
+impl Invocation {
+    /// `scheme://authority` of the URL.
+    pub fn origin(&self) -> &str {
+        self.url.get(..self.path_start).unwrap_or(&self.url)
+    }
+
+    /// The origin-form request target (`/Svc/key/handler`).
+    pub fn path(&self) -> &str {
+        self.url.get(self.path_start..).unwrap_or_default()
+    }
 }
 
 /// Why a record can never be delivered to its handler.
@@ -59,108 +77,191 @@ pub enum UndeliverableRecord {
     InvalidJson(String),
 }
 
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+const SUBSCRIPTION_ID: HeaderName = HeaderName::from_static("restate.subscription.id");
+const KAFKA_TOPIC: HeaderName = HeaderName::from_static("kafka.topic");
+const KAFKA_PARTITION: HeaderName = HeaderName::from_static("kafka.partition");
+const KAFKA_OFFSET: HeaderName = HeaderName::from_static("kafka.offset");
+const KAFKA_TIMESTAMP: HeaderName = HeaderName::from_static("kafka.timestamp");
+const KAFKA_KEY: HeaderName = HeaderName::from_static("kafka.key");
+
 /// Headers the ingress sets itself; record headers with these names are not forwarded.
-const RESERVED: [&str; 8] = [
-    "content-type",
-    "idempotency-key",
-    "restate.subscription.id",
-    "kafka.topic",
-    "kafka.partition",
-    "kafka.offset",
-    "kafka.timestamp",
-    "kafka.key",
+const RESERVED: [HeaderName; 8] = [
+    http::header::CONTENT_TYPE,
+    IDEMPOTENCY_KEY,
+    SUBSCRIPTION_ID,
+    KAFKA_TOPIC,
+    KAFKA_PARTITION,
+    KAFKA_OFFSET,
+    KAFKA_TIMESTAMP,
+    KAFKA_KEY,
 ];
 
-/// Builds the request for `record`.
+/// What every request of one subscription shares, worked out once: the URL's fixed parts,
+/// whether bodies are checked as JSON, and the headers that do not depend on the record.
+#[derive(Debug, Clone)]
+pub struct InvocationTemplate {
+    /// `base_uri` (no trailing slash) + `/` + the encoded service.
+    service_url: String,
+    /// `/` + the encoded handler.
+    handler_segment: String,
+    path_start: usize,
+    host: Option<HeaderValue>,
+    service: String,
+    keyed: bool,
+    json: bool,
+    subscription_id: String,
+    /// The deployment's headers, then content type, subscription id and topic (ours win).
+    fixed_headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl InvocationTemplate {
+    /// The template for `target`'s requests on behalf of subscription `subscription_id`
+    /// reading `topic`.
+    pub fn new(target: &HandlerTarget, subscription_id: &str, topic: &str) -> Self {
+        let base = target.base_uri.trim_end_matches('/');
+        let mut service_url = String::with_capacity(base.len() + 1 + target.service.len());
+        service_url.push_str(base);
+        service_url.push('/');
+        push_encoded_segment(&mut service_url, &target.service);
+        let mut handler_segment = String::with_capacity(1 + target.handler.len());
+        handler_segment.push('/');
+        push_encoded_segment(&mut handler_segment, &target.handler);
+        // `scheme://authority` ends at the first `/` after the `://`.
+        let authority_start = base.find("://").map_or(0, |i| i + 3);
+        let path_start = base[authority_start..]
+            .find('/')
+            .map_or(base.len(), |i| authority_start + i);
+        let host = HeaderValue::from_str(&base[authority_start..path_start]).ok();
+
+        let mut fixed_headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
+        let mut set = |name: HeaderName, value: HeaderValue| {
+            fixed_headers.retain(|(n, _)| *n != name);
+            fixed_headers.push((name, value));
+        };
+        for (k, v) in &target.additional_headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                set(name, value);
+            }
+        }
+        let ours = [
+            (
+                http::header::CONTENT_TYPE,
+                target.input_content_type.as_str(),
+            ),
+            (SUBSCRIPTION_ID, subscription_id),
+            (KAFKA_TOPIC, topic),
+        ];
+        for (name, v) in ours {
+            if let Ok(value) = HeaderValue::from_str(v) {
+                set(name, value);
+            }
+        }
+        InvocationTemplate {
+            service_url,
+            handler_segment,
+            path_start,
+            host,
+            service: target.service.clone(),
+            keyed: target.keyed,
+            json: is_json(&target.input_content_type),
+            subscription_id: subscription_id.to_owned(),
+            fixed_headers,
+        }
+    }
+
+    /// The request for `record` of `partition`.
+    pub fn build(
+        &self,
+        partition: i32,
+        record: &Record,
+    ) -> Result<Invocation, UndeliverableRecord> {
+        let url = if self.keyed {
+            let key = record.key.as_deref().unwrap_or_default();
+            let key = std::str::from_utf8(key)
+                .map_err(|_| UndeliverableRecord::NonUtf8Key(self.service.clone()))?;
+            let mut url = String::with_capacity(
+                self.service_url.len() + 1 + key.len() * 3 + self.handler_segment.len(),
+            );
+            url.push_str(&self.service_url);
+            url.push('/');
+            push_encoded_segment(&mut url, key);
+            url.push_str(&self.handler_segment);
+            url
+        } else {
+            let mut url =
+                String::with_capacity(self.service_url.len() + self.handler_segment.len());
+            url.push_str(&self.service_url);
+            url.push_str(&self.handler_segment);
+            url
+        };
+        let body = record.value.clone().unwrap_or_default();
+        if self.json && record.value.is_some() {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&body)
+                .map_err(|e| UndeliverableRecord::InvalidJson(e.to_string()))?;
+        }
+
+        let mut headers =
+            HeaderMap::with_capacity(self.fixed_headers.len() + 5 + record.headers.len());
+        // Record headers first (valid HTTP only, never our own names, not the deployment's),
+        // then the fixed ones, then the record's own.
+        for h in &record.headers {
+            let (Ok(name), Some(value)) = (
+                HeaderName::from_bytes(h.key.as_bytes()),
+                h.value
+                    .as_deref()
+                    .and_then(|v| HeaderValue::from_bytes(v).ok()),
+            ) else {
+                continue;
+            };
+            if !RESERVED.contains(&name) && !self.fixed_headers.iter().any(|(n, _)| *n == name) {
+                headers.append(name, value);
+            }
+        }
+        for (name, value) in &self.fixed_headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        let mut key = itoa::Buffer::new();
+        let mut idempotency_key = Vec::with_capacity(self.subscription_id.len() + 24);
+        idempotency_key.extend_from_slice(self.subscription_id.as_bytes());
+        idempotency_key.push(b'-');
+        idempotency_key.extend_from_slice(key.format(partition).as_bytes());
+        idempotency_key.push(b'-');
+        idempotency_key.extend_from_slice(key.format(record.offset).as_bytes());
+        if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(idempotency_key)) {
+            headers.insert(IDEMPOTENCY_KEY, value);
+        }
+        // Numbers straight into header values (no intermediate String per header).
+        headers.insert(KAFKA_PARTITION, HeaderValue::from(partition));
+        headers.insert(KAFKA_OFFSET, HeaderValue::from(record.offset));
+        headers.insert(KAFKA_TIMESTAMP, HeaderValue::from(record.timestamp));
+        if let Some(key) = &record.key {
+            let encoded = base64::engine::general_purpose::URL_SAFE.encode(key);
+            if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(encoded)) {
+                headers.insert(KAFKA_KEY, value);
+            }
+        }
+        Ok(Invocation {
+            url,
+            path_start: self.path_start,
+            host: self.host.clone(),
+            headers,
+            body,
+        })
+    }
+}
+
+/// Builds the request for `record` (a one-off [`InvocationTemplate`]; deliveries keep theirs).
 pub fn build_invocation(
     target: &HandlerTarget,
     source: RecordSource<'_>,
     record: &Record,
 ) -> Result<Invocation, UndeliverableRecord> {
-    let base = target.base_uri.trim_end_matches('/');
-    let url = if target.keyed {
-        let key = record.key.as_deref().unwrap_or_default();
-        let key = std::str::from_utf8(key)
-            .map_err(|_| UndeliverableRecord::NonUtf8Key(target.service.clone()))?;
-        format!(
-            "{base}/{}/{}/{}",
-            encode_path_segment(&target.service),
-            encode_path_segment(key),
-            encode_path_segment(&target.handler)
-        )
-    } else {
-        format!(
-            "{base}/{}/{}",
-            encode_path_segment(&target.service),
-            encode_path_segment(&target.handler)
-        )
-    };
-    let body = record.value.clone().unwrap_or_default();
-    if is_json(&target.input_content_type) && record.value.is_some() {
-        serde_json::from_slice::<serde::de::IgnoredAny>(&body)
-            .map_err(|e| UndeliverableRecord::InvalidJson(e.to_string()))?;
-    }
-
-    let idempotency_key = format!(
-        "{}-{}-{}",
-        source.subscription_id, source.partition, record.offset
-    );
-    let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(10 + record.headers.len());
-    // Record headers first (valid HTTP only, never our own names), then the deployment's
-    // additional headers, then ours: later entries replace earlier ones of the same name.
-    for h in &record.headers {
-        let (Ok(name), Some(value)) = (
-            HeaderName::from_bytes(h.key.as_bytes()),
-            h.value
-                .as_deref()
-                .and_then(|v| HeaderValue::from_bytes(v).ok()),
-        ) else {
-            continue;
-        };
-        if !RESERVED.contains(&name.as_str()) {
-            headers.push((name, value));
-        }
-    }
-    for (k, v) in &target.additional_headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(v),
-        ) {
-            set(&mut headers, name, value);
-        }
-    }
-    let text = [
-        ("content-type", target.input_content_type.as_str()),
-        ("idempotency-key", idempotency_key.as_str()),
-        ("restate.subscription.id", source.subscription_id),
-        ("kafka.topic", source.topic),
-    ];
-    for (k, v) in text {
-        if let Ok(value) = HeaderValue::from_str(v) {
-            set(&mut headers, HeaderName::from_static(k), value);
-        }
-    }
-    // Numbers straight into header values (no intermediate String per header).
-    let numbers = [
-        ("kafka.partition", HeaderValue::from(source.partition)),
-        ("kafka.offset", HeaderValue::from(record.offset)),
-        ("kafka.timestamp", HeaderValue::from(record.timestamp)),
-    ];
-    for (k, value) in numbers {
-        set(&mut headers, HeaderName::from_static(k), value);
-    }
-    if let Some(key) = &record.key {
-        let encoded = base64::engine::general_purpose::URL_SAFE.encode(key);
-        if let Ok(value) = HeaderValue::from_str(&encoded) {
-            set(&mut headers, HeaderName::from_static("kafka.key"), value);
-        }
-    }
-    Ok(Invocation { url, headers, body })
-}
-
-fn set(headers: &mut Vec<(HeaderName, HeaderValue)>, name: HeaderName, value: HeaderValue) {
-    headers.retain(|(n, _)| n != name);
-    headers.push((name, value));
+    InvocationTemplate::new(target, source.subscription_id, source.topic)
+        .build(source.partition, record)
 }
 
 /// `application/json` and `application/*+json`, parameters ignored.
@@ -174,17 +275,18 @@ fn is_json(content_type: &str) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn encode_path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// Appends `s` to `out`, percent-encoding everything but RFC 3986 unreserved characters.
+fn push_encoded_segment(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
+            out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -238,10 +340,7 @@ mod tests {
     }
 
     fn header<'a>(inv: &'a Invocation, name: &str) -> Option<&'a str> {
-        inv.headers
-            .iter()
-            .find(|(n, _)| n.as_str() == name)
-            .and_then(|(_, v)| v.to_str().ok())
+        inv.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     #[test]
@@ -292,16 +391,10 @@ mod tests {
             "invalid names are not forwarded"
         );
         assert!(
-            inv.headers.iter().all(|(n, _)| n.as_str() != "bin"),
+            inv.headers.get("bin").is_none(),
             "invalid values are not forwarded"
         );
-        assert_eq!(
-            inv.headers
-                .iter()
-                .filter(|(n, _)| n.as_str() == "kafka.offset")
-                .count(),
-            1
-        );
+        assert_eq!(inv.headers.get_all("kafka.offset").iter().count(), 1);
         assert_eq!(inv.body.as_ref(), b"{\"a\":1}");
     }
 

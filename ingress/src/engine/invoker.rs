@@ -1,8 +1,10 @@
-//! The HTTP client that delivers [`Invocation`]s: a pooled keep-alive client (HTTP/1.1, or
-//! HTTP/2 — h2c with prior knowledge on `http://`, ALPN `h2` on `https://`) with a
-//! per-request timeout. It turns every outcome into an [`AttemptOutcome`]; retrying and
-//! failure policy live in the caller.
+//! The HTTP client that delivers [`Invocation`]s: pooled keep-alive connections (HTTP/1.1
+//! through [`Http1Pool`], whose connections are driven by the delivering task itself; HTTP/2 —
+//! h2c with prior knowledge on `http://`, ALPN `h2` on `https://` — through hyper-util's
+//! client, one multiplexed connection) with a per-request timeout. It turns every outcome into
+//! an [`AttemptOutcome`]; retrying and failure policy live in the caller.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,7 +13,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use super::invocation::Invocation;
 use super::retry::{classify_status, parse_retry_after, AttemptOutcome};
 pub use crate::http_client::HttpVersion;
-use crate::http_client::{client, error_chain, HandlerClient, HandlerTls, VersionPreference};
+use crate::http_client::{
+    client, connector, error_chain, HandlerClient, HandlerTls, Http1Pool, VersionPreference,
+};
 
 /// How much of a response body is read (and then dropped) so the connection can be reused.
 const MAX_RESPONSE_BODY: usize = 1 << 20;
@@ -21,73 +25,127 @@ pub const ERROR_BODY_EXCERPT: usize = 1024;
 /// A pooled HTTP client for handler invocations.
 #[derive(Debug, Clone)]
 pub struct Invoker {
-    client: HandlerClient<Full<Bytes>>,
+    transport: Transport,
     timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+enum Transport {
+    Http1(Arc<Http1Pool>),
+    Http2(HandlerClient<Full<Bytes>>),
 }
 
 impl Invoker {
     /// A client speaking `version` (trusting `tls` for `https://` deployments), failing
     /// requests after `timeout` (`ingress.request-timeout-ms`).
     pub fn new(version: HttpVersion, tls: &HandlerTls, timeout: Duration) -> Self {
-        Invoker {
-            client: client(VersionPreference::Fixed(version), tls, timeout),
-            timeout,
-        }
+        let preference = VersionPreference::Fixed(version);
+        let transport = match version {
+            HttpVersion::Http1 => Transport::Http1(Arc::new(Http1Pool::new(connector(
+                preference, tls, timeout,
+            )))),
+            HttpVersion::Http2 => Transport::Http2(client(preference, tls, timeout)),
+        };
+        Invoker { transport, timeout }
     }
 
     /// Sends `invocation` once and classifies the result.
     pub async fn invoke(&self, invocation: &Invocation) -> AttemptOutcome {
-        // Built in place rather than through `http::request::Builder`, which moves itself by
-        // value on every `.header()` (a copy of the whole request head per header).
-        let uri = match http::Uri::try_from(invocation.url.as_str()) {
-            Ok(uri) => uri,
-            Err(e) => {
-                return AttemptOutcome::Terminal {
-                    reason: format!("cannot build request for {}: {e}", invocation.url),
-                }
+        let exchange = async {
+            match &self.transport {
+                Transport::Http1(pool) => http1_exchange(pool, invocation).await,
+                Transport::Http2(client) => http2_exchange(client, invocation).await,
             }
         };
-        let mut request = http::Request::new(Full::new(invocation.body.clone()));
-        *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.reserve(invocation.headers.len());
-        for (name, value) in &invocation.headers {
-            headers.append(name.clone(), value.clone());
-        }
-        let response = match tokio::time::timeout(self.timeout, self.client.request(request)).await
-        {
-            Err(_) => {
-                return AttemptOutcome::Retryable {
-                    reason: format!("no response within {:?}", self.timeout),
-                    retry_after: None,
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Err(_) => AttemptOutcome::Retryable {
+                reason: format!("no response within {:?}", self.timeout),
+                retry_after: None,
+            },
+            // The causes say what happened ("Connection refused", a certificate error).
+            Ok(Err(e)) => AttemptOutcome::Retryable {
+                reason: format!("request to {} failed: {e}", invocation.url),
+                retry_after: None,
+            },
+            Ok(Ok(answer)) => {
+                let outcome = classify_status(answer.status, answer.retry_after);
+                match (outcome, answer.body) {
+                    (outcome @ AttemptOutcome::Delivered, _) => outcome,
+                    (outcome, Some(body)) => with_body(outcome, &body),
+                    (outcome, None) => outcome,
                 }
             }
-            Ok(Err(e)) => {
-                // The causes say what happened ("Connection refused", a certificate error).
-                return AttemptOutcome::Retryable {
-                    reason: format!("request to {} failed: {}", invocation.url, error_chain(&e)),
-                    retry_after: None,
-                };
-            }
-            Ok(Ok(r)) => r,
-        };
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        // Drain (bounded) so the connection goes back to the pool; a failure's body says why.
-        let body = Limited::new(response.into_body(), MAX_RESPONSE_BODY);
-        let collected = tokio::time::timeout(self.timeout, body.collect()).await;
-        let outcome = classify_status(status, retry_after);
-        match (outcome, collected) {
-            (outcome @ AttemptOutcome::Delivered, _) => outcome,
-            (outcome, Ok(Ok(body))) => with_body(outcome, &body.to_bytes()),
-            (outcome, _) => outcome,
         }
     }
+}
+
+/// What the classification needs of an answer.
+struct Answer {
+    status: u16,
+    retry_after: Option<Duration>,
+    /// The body, when it was read whole (bounded).
+    body: Option<Bytes>,
+}
+
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after)
+}
+
+async fn http1_exchange(pool: &Http1Pool, invocation: &Invocation) -> Result<Answer, String> {
+    let path = http::Uri::try_from(invocation.path())
+        .map_err(|e| format!("invalid request target {:?}: {e}", invocation.path()))?;
+    // Built in place rather than through `http::request::Builder`, which moves itself by
+    // value on every `.header()` (a copy of the whole request head per header).
+    let make_request = || {
+        let mut request = http::Request::new(Full::new(invocation.body.clone()));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = path.clone();
+        let mut headers = invocation.headers.clone();
+        if let Some(host) = &invocation.host {
+            headers.insert(http::header::HOST, host.clone());
+        }
+        *request.headers_mut() = headers;
+        request
+    };
+    let response = pool
+        .send(invocation.origin(), make_request, MAX_RESPONSE_BODY)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Answer {
+        status: response.status.as_u16(),
+        retry_after: retry_after(&response.headers),
+        body: response.body,
+    })
+}
+
+async fn http2_exchange(
+    client: &HandlerClient<Full<Bytes>>,
+    invocation: &Invocation,
+) -> Result<Answer, String> {
+    let uri = http::Uri::try_from(invocation.url.as_str())
+        .map_err(|e| format!("cannot build request: {e}"))?;
+    let mut request = http::Request::new(Full::new(invocation.body.clone()));
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = invocation.headers.clone();
+    let response = client.request(request).await.map_err(|e| error_chain(&e))?;
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers());
+    // Drain (bounded) so the stream's flow-control window is released; a failure's body says
+    // why.
+    let body = Limited::new(response.into_body(), MAX_RESPONSE_BODY)
+        .collect()
+        .await
+        .ok()
+        .map(|b| b.to_bytes());
+    Ok(Answer {
+        status,
+        retry_after,
+        body,
+    })
 }
 
 /// `outcome` with the handler's answer appended to its reason: `handler answered 404: <the

@@ -17,6 +17,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::dead_letter::DeadLetterProducer;
 use super::delivery::DeliveryContext;
 use super::invocation::HandlerTarget;
+use super::invocation::InvocationTemplate;
 use super::invoker::{HttpVersion, Invoker};
 use super::metrics::SubscriptionMetrics;
 use super::partition::{PartitionInput, PartitionLimits, PartitionWorker};
@@ -250,7 +251,7 @@ async fn run(
     let ctx = Arc::new(DeliveryContext {
         subscription_id: config.id.clone(),
         topic: config.topic.clone(),
-        target: config.target.clone(),
+        template: InvocationTemplate::new(&config.target, &config.id, &config.topic),
         invoker: Invoker::new(config.http_version, &config.tls, ingress.request_timeout),
         retry: ingress.retry.clone(),
         on_failure: ingress.on_failure.clone(),

@@ -24,6 +24,10 @@ use serde::{Deserialize, Serialize};
 use crate::kafka::tls::client_config;
 use crate::options::TlsSettings;
 
+mod http1;
+
+pub use http1::{Http1Error, Http1Pool, Http1Response};
+
 /// How long an idle pooled connection is kept.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -111,7 +115,10 @@ impl HandlerTls {
 }
 
 /// The pooled client type of [`client`].
-pub type HandlerClient<B> = Client<HttpsConnector<HttpConnector>, B>;
+pub type HandlerClient<B> = Client<HandlerConnector, B>;
+
+/// Opens TCP or TLS connections to deployments (a `tower` service from `Uri` to a stream).
+pub type HandlerConnector = HttpsConnector<HttpConnector>;
 
 /// A pooled client for `http://` and `https://` deployments speaking `preference`, with
 /// TCP connects (and TLS handshakes, which hyper-rustls runs inside the connect) bounded by
@@ -126,6 +133,23 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let connector = connector(preference, tls, connect_timeout);
+    let mut client = Client::builder(TokioExecutor::new());
+    client.pool_idle_timeout(POOL_IDLE_TIMEOUT);
+    if preference == VersionPreference::Fixed(HttpVersion::Http2) {
+        // h2c: no upgrade dance, the connection starts with the HTTP/2 preface.
+        client.http2_only(true);
+    }
+    client.build(connector)
+}
+
+/// The connector of [`client`] (and of [`Http1Pool`]): TCP with `TCP_NODELAY`, TLS with ALPN
+/// for the versions `preference` allows, connects bounded by `connect_timeout`.
+pub fn connector(
+    preference: VersionPreference,
+    tls: &HandlerTls,
+    connect_timeout: Duration,
+) -> HandlerConnector {
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
     http.set_connect_timeout(Some(connect_timeout));
@@ -137,18 +161,11 @@ where
     let builder = HttpsConnectorBuilder::new()
         .with_tls_config(config)
         .https_or_http();
-    let connector = match preference {
+    match preference {
         VersionPreference::Fixed(HttpVersion::Http1) => builder.enable_http1().wrap_connector(http),
         VersionPreference::Fixed(HttpVersion::Http2) => builder.enable_http2().wrap_connector(http),
         VersionPreference::Negotiate => builder.enable_all_versions().wrap_connector(http),
-    };
-    let mut client = Client::builder(TokioExecutor::new());
-    client.pool_idle_timeout(POOL_IDLE_TIMEOUT);
-    if preference == VersionPreference::Fixed(HttpVersion::Http2) {
-        // h2c: no upgrade dance, the connection starts with the HTTP/2 preface.
-        client.http2_only(true);
     }
-    client.build(connector)
 }
 
 /// `e: cause: cause ...`: the useful part of an HTTP client error ("Connection refused",

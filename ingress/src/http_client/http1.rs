@@ -1,0 +1,306 @@
+//! HTTP/1.1 keep-alive connections to deployments, pooled, driven by the task that sends.
+//!
+//! hyper-util's pooled client spawns a task per connection (every request and response crosses
+//! a channel between tasks, often between threads) and a task per request to return the
+//! connection, and hashes its pool key twice per request. Here a connection is hyper's
+//! `client::conn::http1` pair (a `SendRequest` and its `Connection`), and whoever holds it polls
+//! both: the socket's readiness wakes the task waiting for the answer, nothing else. Between
+//! requests it sits in the pool unpolled; a checkout polls it once, which also notices a server
+//! that closed it meanwhile (keep-alive timeouts: Node's default is 5 s).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, Request, StatusCode, Uri};
+use http_body_util::Full;
+use hyper::body::Body;
+use hyper::client::conn::http1;
+use tower_service::Service;
+
+use super::{error_chain, HandlerConnector, POOL_IDLE_TIMEOUT};
+use crate::sync::lock;
+
+/// The stream of one connection (TCP, or TLS over TCP).
+type Io = <HandlerConnector as Service<Uri>>::Response;
+
+/// At most this many idle connections are kept (beyond the in-flight limits of a subscription).
+const MAX_IDLE: usize = 1024;
+
+/// A failed exchange.
+#[derive(Debug, thiserror::Error)]
+pub enum Http1Error {
+    /// The origin is not `http(s)://authority`.
+    #[error("invalid origin {origin:?}: {reason}")]
+    Origin {
+        /// The origin as given.
+        origin: String,
+        /// Why it is not one.
+        reason: String,
+    },
+    /// TCP connect or TLS handshake failed.
+    #[error("connect: {0}")]
+    Connect(String),
+    /// The request could not be sent or the answer not read.
+    #[error("{0}")]
+    Exchange(String),
+}
+
+/// An answer: the head, and the body unless it was over the limit or broke off.
+#[derive(Debug)]
+pub struct Http1Response {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The whole body, or `None` when it was longer than the limit or could not be read.
+    pub body: Option<Bytes>,
+}
+
+/// Pooled HTTP/1.1 connections, for any number of origins (usually one: a subscription's
+/// deployment). Idle connections are reused newest first and closed after
+/// [`POOL_IDLE_TIMEOUT`] unused.
+pub struct Http1Pool {
+    connector: HandlerConnector,
+    /// Oldest first (checkins push at the back), so expired ones are at the front.
+    idle: Mutex<VecDeque<IdleConnection>>,
+}
+
+impl fmt::Debug for Http1Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Http1Pool")
+            .field("idle", &lock(&self.idle).len())
+            .finish_non_exhaustive()
+    }
+}
+
+struct IdleConnection {
+    /// Boxed: hyper's connection state is large, and the pool moves it in and out.
+    connection: Box<Connection>,
+    since: Instant,
+}
+
+/// One HTTP/1.1 connection: hyper's sender and the connection state machine it feeds.
+struct Connection {
+    origin: Box<str>,
+    sender: http1::SendRequest<Full<Bytes>>,
+    driver: http1::Connection<Io, Full<Bytes>>,
+    /// The driver finished (the connection is closed); it must not be polled again.
+    ended: Option<String>,
+}
+
+impl Http1Pool {
+    /// A pool that opens connections with `connector` (see [`super::connector`]).
+    pub fn new(connector: HandlerConnector) -> Self {
+        Http1Pool {
+            connector,
+            idle: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Sends the request `make_request` builds (origin-form URI and a `Host` header: the
+    /// caller's job) to `origin` (`http://host:port`), and reads up to `max_body` bytes of the
+    /// answer's body.
+    ///
+    /// A reused connection that turns out to be closed before an answer came (the server's
+    /// keep-alive timeout raced the request) is replaced by a new one and the request sent
+    /// again, once: the request carries an idempotency key, and waiting a retry backoff for a
+    /// stale pool entry would only slow delivery down.
+    pub async fn send(
+        &self,
+        origin: &str,
+        make_request: impl Fn() -> Request<Full<Bytes>>,
+        max_body: usize,
+    ) -> Result<Http1Response, Http1Error> {
+        let mut connection = match self.checkout(origin).await {
+            Some(connection) => connection,
+            None => self.connect(origin).await?,
+        };
+        let (outcome, reusable) = connection.exchange(make_request(), max_body).await;
+        match outcome {
+            Ok(response) => {
+                if reusable {
+                    self.checkin(connection);
+                }
+                Ok(response)
+            }
+            Err(Exchange::BeforeAnswer(e)) if e.is_canceled() || e.is_incomplete_message() => {
+                drop(connection);
+                let mut fresh = self.connect(origin).await?;
+                let (outcome, reusable) = fresh.exchange(make_request(), max_body).await;
+                if reusable && outcome.is_ok() {
+                    self.checkin(fresh);
+                }
+                outcome.map_err(Exchange::into_error)
+            }
+            Err(e) => Err(e.into_error()),
+        }
+    }
+
+    /// The newest idle connection to `origin` that is still open, if any.
+    async fn checkout(&self, origin: &str) -> Option<Box<Connection>> {
+        loop {
+            let mut candidate = {
+                let mut idle = lock(&self.idle);
+                let at = idle.iter().rposition(|c| &*c.connection.origin == origin)?;
+                idle.remove(at)?.connection
+            };
+            if candidate.ready().await {
+                return Some(candidate);
+            }
+        }
+    }
+
+    fn checkin(&self, connection: Box<Connection>) {
+        let now = Instant::now();
+        let mut idle = lock(&self.idle);
+        while idle
+            .front()
+            .is_some_and(|c| now.duration_since(c.since) >= POOL_IDLE_TIMEOUT)
+        {
+            idle.pop_front();
+        }
+        if idle.len() < MAX_IDLE {
+            idle.push_back(IdleConnection {
+                connection,
+                since: now,
+            });
+        }
+    }
+
+    async fn connect(&self, origin: &str) -> Result<Box<Connection>, Http1Error> {
+        let uri = Uri::try_from(origin).map_err(|e| Http1Error::Origin {
+            origin: origin.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let mut connector = self.connector.clone();
+        poll_fn(|cx| connector.poll_ready(cx))
+            .await
+            .map_err(|e| Http1Error::Connect(error_chain(&*e)))?;
+        let io = connector
+            .call(uri)
+            .await
+            .map_err(|e| Http1Error::Connect(error_chain(&*e)))?;
+        let (sender, driver) = http1::handshake(io)
+            .await
+            .map_err(|e| Http1Error::Connect(error_chain(&e)))?;
+        Ok(Box::new(Connection {
+            origin: origin.into(),
+            sender,
+            driver,
+            ended: None,
+        }))
+    }
+}
+
+/// How an exchange failed.
+enum Exchange {
+    /// No answer head arrived (the request may or may not have reached the server).
+    BeforeAnswer(hyper::Error),
+    /// Anything else.
+    Other(String),
+}
+
+impl Exchange {
+    fn into_error(self) -> Http1Error {
+        match self {
+            Exchange::BeforeAnswer(e) => Http1Error::Exchange(error_chain(&e)),
+            Exchange::Other(e) => Http1Error::Exchange(e),
+        }
+    }
+}
+
+impl Connection {
+    /// Polls the connection's state machine (reads, writes, keep-alive bookkeeping) unless it
+    /// has ended.
+    fn drive(&mut self, cx: &mut Context<'_>) {
+        if self.ended.is_some() {
+            return;
+        }
+        match std::pin::Pin::new(&mut self.driver).poll(cx) {
+            Poll::Pending => {}
+            Poll::Ready(Ok(())) => self.ended = Some("connection closed".to_owned()),
+            Poll::Ready(Err(e)) => self.ended = Some(error_chain(&e)),
+        }
+    }
+
+    /// Whether the connection can take a request now (false: it is closed).
+    async fn ready(&mut self) -> bool {
+        poll_fn(|cx| {
+            self.drive(cx);
+            match self.sender.poll_ready(cx) {
+                Poll::Ready(result) => Poll::Ready(result.is_ok()),
+                Poll::Pending if self.ended.is_some() => Poll::Ready(false),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Sends `request` and reads the answer; also says whether the connection may be reused.
+    async fn exchange(
+        &mut self,
+        request: Request<Full<Bytes>>,
+        max_body: usize,
+    ) -> (Result<Http1Response, Exchange>, bool) {
+        let mut answer = pin!(self.sender.send_request(request));
+        let head = poll_fn(|cx| {
+            self.drive(cx);
+            match answer.as_mut().poll(cx) {
+                Poll::Ready(result) => Poll::Ready(result.map_err(Exchange::BeforeAnswer)),
+                Poll::Pending => match &self.ended {
+                    Some(why) => Poll::Ready(Err(Exchange::Other(why.clone()))),
+                    None => Poll::Pending,
+                },
+            }
+        })
+        .await;
+        let response = match head {
+            Ok(response) => response,
+            Err(e) => return (Err(e), false),
+        };
+        let (parts, mut body) = response.into_parts();
+        let mut collected = BytesMut::new();
+        let mut complete = true;
+        let read = poll_fn(|cx| loop {
+            self.drive(cx);
+            match std::pin::Pin::new(&mut body).poll_frame(cx) {
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        if collected.len() + data.len() > max_body {
+                            complete = false;
+                            return Poll::Ready(Ok(()));
+                        }
+                        collected.extend_from_slice(&data);
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(error_chain(&e))),
+                Poll::Pending => {
+                    return match &self.ended {
+                        Some(why) => Poll::Ready(Err(why.clone())),
+                        None => Poll::Pending,
+                    }
+                }
+            }
+        })
+        .await;
+        let (body, reusable) = match read {
+            Ok(()) if complete => (Some(collected.freeze()), self.ended.is_none()),
+            // An answer over the limit is cut off: the connection cannot be reused.
+            Ok(()) => (None, false),
+            Err(_) => (None, false),
+        };
+        let response = Http1Response {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        };
+        (Ok(response), reusable)
+    }
+}
