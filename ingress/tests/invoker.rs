@@ -76,7 +76,7 @@ async fn delivers_body_and_headers_and_classifies_every_outcome() {
     let t = target(&handler.url());
 
     let inv = build_invocation(&t, SOURCE, &record("user/1", 7)).unwrap();
-    assert_eq!(invoker.invoke(&inv).await, AttemptOutcome::Delivered);
+    assert_eq!(invoker.invoke(inv.clone()).await, AttemptOutcome::Delivered);
     let got = &handler.requests()[0];
     assert_eq!(got.path, "/Counter/user%2F1/add");
     assert_eq!(got.path_key().as_deref(), Some("user/1"));
@@ -102,11 +102,11 @@ async fn delivers_body_and_headers_and_classifies_every_outcome() {
     handler.fail_key("busy", 503, Some(1));
     let inv = build_invocation(&t, SOURCE, &record("busy", 8)).unwrap();
     assert!(matches!(
-        invoker.invoke(&inv).await,
+        invoker.invoke(inv.clone()).await,
         AttemptOutcome::Retryable { .. }
     ));
     assert_eq!(
-        invoker.invoke(&inv).await,
+        invoker.invoke(inv.clone()).await,
         AttemptOutcome::Delivered,
         "the retry succeeds"
     );
@@ -114,7 +114,7 @@ async fn delivers_body_and_headers_and_classifies_every_outcome() {
     handler.fail_key_retry_after("throttled", 429, Some(1), 3);
     let inv = build_invocation(&t, SOURCE, &record("throttled", 9)).unwrap();
     assert_eq!(
-        invoker.invoke(&inv).await,
+        invoker.invoke(inv.clone()).await,
         AttemptOutcome::Retryable {
             reason: r#"handler answered 429: {"message":"injected failure 429"}"#.into(),
             retry_after: Some(Duration::from_secs(3))
@@ -124,14 +124,14 @@ async fn delivers_body_and_headers_and_classifies_every_outcome() {
     handler.fail_key("broken", 400, None);
     let inv = build_invocation(&t, SOURCE, &record("broken", 10)).unwrap();
     assert!(matches!(
-        invoker.invoke(&inv).await,
+        invoker.invoke(inv.clone()).await,
         AttemptOutcome::Terminal { .. }
     ));
 
     handler.delay_key("slow", Duration::from_secs(5));
     let inv = build_invocation(&t, SOURCE, &record("slow", 11)).unwrap();
     let started = Instant::now();
-    let outcome = invoker.invoke(&inv).await;
+    let outcome = invoker.invoke(inv.clone()).await;
     assert!(
         matches!(outcome, AttemptOutcome::Retryable { .. }),
         "{outcome:?}"
@@ -145,7 +145,7 @@ async fn delivers_body_and_headers_and_classifies_every_outcome() {
     let closed = target("http://127.0.0.1:1");
     let inv = build_invocation(&closed, SOURCE, &record("k", 12)).unwrap();
     assert!(matches!(
-        invoker.invoke(&inv).await,
+        invoker.invoke(inv.clone()).await,
         AttemptOutcome::Retryable { .. }
     ));
 }
@@ -161,7 +161,7 @@ async fn speaks_h2c_with_prior_knowledge() {
     .expect("handler");
     let invoker = Invoker::new(HttpVersion::Http2, &system_tls(), Duration::from_secs(2));
     let inv = build_invocation(&target(&handler.url()), SOURCE, &record("h2", 1)).unwrap();
-    assert_eq!(invoker.invoke(&inv).await, AttemptOutcome::Delivered);
+    assert_eq!(invoker.invoke(inv.clone()).await, AttemptOutcome::Delivered);
     let got = &handler.requests()[0];
     assert_eq!(got.version, http::Version::HTTP_2);
     assert_eq!(got.header("idempotency-key"), Some("sub_test-2-1"));
@@ -179,14 +179,14 @@ async fn speaks_http2_and_http1_over_tls() {
 
     let h2 = Invoker::new(HttpVersion::Http2, &tls, Duration::from_secs(2));
     let inv = build_invocation(&t, SOURCE, &record("tls", 1)).unwrap();
-    assert_eq!(h2.invoke(&inv).await, AttemptOutcome::Delivered);
+    assert_eq!(h2.invoke(inv.clone()).await, AttemptOutcome::Delivered);
     // A second request reuses the pooled HTTP/2 connection.
     let inv = build_invocation(&t, SOURCE, &record("tls", 2)).unwrap();
-    assert_eq!(h2.invoke(&inv).await, AttemptOutcome::Delivered);
+    assert_eq!(h2.invoke(inv.clone()).await, AttemptOutcome::Delivered);
 
     let h1 = Invoker::new(HttpVersion::Http1, &tls, Duration::from_secs(2));
     let inv = build_invocation(&t, SOURCE, &record("tls", 3)).unwrap();
-    assert_eq!(h1.invoke(&inv).await, AttemptOutcome::Delivered);
+    assert_eq!(h1.invoke(inv.clone()).await, AttemptOutcome::Delivered);
 
     let got = handler.requests();
     let versions: Vec<_> = got.iter().map(|r| r.version).collect();
@@ -209,7 +209,7 @@ async fn speaks_http2_and_http1_over_tls() {
         .await
         .expect("handler");
     let inv = build_invocation(&target(&h1_only.url()), SOURCE, &record("tls", 4)).unwrap();
-    assert_eq!(h1.invoke(&inv).await, AttemptOutcome::Delivered);
+    assert_eq!(h1.invoke(inv.clone()).await, AttemptOutcome::Delivered);
     assert_eq!(h1_only.requests()[0].version, http::Version::HTTP_11);
 }
 
@@ -222,7 +222,7 @@ async fn an_untrusted_certificate_is_a_retryable_failure_that_says_so() {
     // The system trust store does not know the test CA.
     let invoker = Invoker::new(HttpVersion::Http1, &system_tls(), Duration::from_secs(2));
     let inv = build_invocation(&target(&handler.url()), SOURCE, &record("k", 1)).unwrap();
-    match invoker.invoke(&inv).await {
+    match invoker.invoke(inv.clone()).await {
         AttemptOutcome::Retryable { reason, .. } => {
             assert!(
                 reason.contains(&handler.url())

@@ -60,11 +60,12 @@ pub(crate) async fn deliver(
     counters: &Mutex<PartitionCounters>,
     mut cancel: watch::Receiver<bool>,
 ) -> DeliveryResult {
-    let invocation = ctx.template.build(partition, &record);
     let mut attempts: u32 = 0;
     let mut rtt = Duration::ZERO;
     loop {
-        let outcome = match &invocation {
+        // Built for every attempt: the invoker takes the request's parts (retries are rare,
+        // and building is cheaper than copying a header map for every first attempt).
+        let outcome = match ctx.template.build(partition, &record) {
             Ok(invocation) => {
                 attempts = attempts.saturating_add(1);
                 let started = Instant::now();

@@ -49,14 +49,32 @@ impl Invoker {
         Invoker { transport, timeout }
     }
 
-    /// Sends `invocation` once and classifies the result.
-    pub async fn invoke(&self, invocation: &Invocation) -> AttemptOutcome {
-        let exchange = async {
+    /// Sends `invocation` once and classifies the result. (Taken by value: its headers
+    /// become the request's; a retry builds the invocation again.)
+    pub async fn invoke(&self, invocation: Invocation) -> AttemptOutcome {
+        let Invocation {
+            url,
+            path_start,
+            host,
+            mut headers,
+            body,
+        } = invocation;
+        // Boxed: the exchange's state (hyper's futures, the request) is kilobytes, and
+        // unboxed it is copied into the timeout, into the delivery's state and into the
+        // delivery's box (callgrind: ~1 500 instructions of memcpy per record).
+        let exchange = Box::pin(async {
             match &self.transport {
-                Transport::Http1(pool) => http1_exchange(pool, invocation).await,
-                Transport::Http2(client) => http2_exchange(client, invocation).await,
+                Transport::Http1(pool) => {
+                    let origin = url.get(..path_start).unwrap_or(&url);
+                    let path = url.get(path_start..).unwrap_or_default();
+                    if let Some(host) = host {
+                        headers.insert(http::header::HOST, host);
+                    }
+                    http1_exchange(pool, origin, path, headers, body).await
+                }
+                Transport::Http2(client) => http2_exchange(client, &url, headers, body).await,
             }
-        };
+        });
         match tokio::time::timeout(self.timeout, exchange).await {
             Err(_) => AttemptOutcome::Retryable {
                 reason: format!("no response within {:?}", self.timeout),
@@ -64,7 +82,7 @@ impl Invoker {
             },
             // The causes say what happened ("Connection refused", a certificate error).
             Ok(Err(e)) => AttemptOutcome::Retryable {
-                reason: format!("request to {} failed: {e}", invocation.url),
+                reason: format!("request to {url} failed: {e}"),
                 retry_after: None,
             },
             Ok(Ok(answer)) => {
@@ -94,24 +112,27 @@ fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
         .and_then(parse_retry_after)
 }
 
-async fn http1_exchange(pool: &Http1Pool, invocation: &Invocation) -> Result<Answer, String> {
-    let path = http::Uri::try_from(invocation.path())
-        .map_err(|e| format!("invalid request target {:?}: {e}", invocation.path()))?;
-    // Built in place rather than through `http::request::Builder`, which moves itself by
-    // value on every `.header()` (a copy of the whole request head per header).
-    let make_request = || {
-        let mut request = http::Request::new(Full::new(invocation.body.clone()));
-        *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = path.clone();
-        let mut headers = invocation.headers.clone();
-        if let Some(host) = &invocation.host {
-            headers.insert(http::header::HOST, host.clone());
-        }
-        *request.headers_mut() = headers;
-        request
-    };
+/// A POST with `headers` and `body`, built in place rather than through
+/// `http::request::Builder` (which moves itself by value on every `.header()`).
+fn post(uri: http::Uri, headers: http::HeaderMap, body: Bytes) -> http::Request<Full<Bytes>> {
+    let mut request = http::Request::new(Full::new(body));
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    request
+}
+
+async fn http1_exchange(
+    pool: &Http1Pool,
+    origin: &str,
+    path: &str,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> Result<Answer, String> {
+    let path =
+        http::Uri::try_from(path).map_err(|e| format!("invalid request target {path:?}: {e}"))?;
     let response = pool
-        .send(invocation.origin(), make_request, MAX_RESPONSE_BODY)
+        .send(origin, post(path, headers, body), MAX_RESPONSE_BODY)
         .await
         .map_err(|e| e.to_string())?;
     Ok(Answer {
@@ -123,15 +144,15 @@ async fn http1_exchange(pool: &Http1Pool, invocation: &Invocation) -> Result<Ans
 
 async fn http2_exchange(
     client: &HandlerClient<Full<Bytes>>,
-    invocation: &Invocation,
+    url: &str,
+    headers: http::HeaderMap,
+    body: Bytes,
 ) -> Result<Answer, String> {
-    let uri = http::Uri::try_from(invocation.url.as_str())
-        .map_err(|e| format!("cannot build request: {e}"))?;
-    let mut request = http::Request::new(Full::new(invocation.body.clone()));
-    *request.method_mut() = http::Method::POST;
-    *request.uri_mut() = uri;
-    *request.headers_mut() = invocation.headers.clone();
-    let response = client.request(request).await.map_err(|e| error_chain(&e))?;
+    let uri = http::Uri::try_from(url).map_err(|e| format!("cannot build request: {e}"))?;
+    let response = client
+        .request(post(uri, headers, body))
+        .await
+        .map_err(|e| error_chain(&e))?;
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers());
     // Drain (bounded) so the stream's flow-control window is released; a failure's body says

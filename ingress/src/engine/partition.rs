@@ -8,15 +8,18 @@
 //! subscription is paused. On revoke it drops what has not started, lets in-flight attempts
 //! finish within a bound, reports the final watermark and ends.
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::ops::Range;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use kafka_proto::record::{Record, RecordHeader};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::{JoinError, JoinSet};
 
 use super::concurrency::ConcurrencyLimit;
 use super::delivery::{deliver, DeliveryContext, DeliveryResult};
@@ -51,7 +54,11 @@ pub(crate) struct PartitionLimits {
     pub(crate) drain_bound: Duration,
 }
 
-type TaskOutput = (Bytes, i64, DeliveryResult);
+/// A delivery's key and offset, and how it ended (`Err`: it panicked, with the message).
+type DeliveryOutput = (Bytes, i64, Result<DeliveryResult, String>);
+
+/// One record's delivery, polled by the worker's task.
+type Delivery = Pin<Box<dyn Future<Output = DeliveryOutput> + Send>>;
 
 /// The per-partition worker.
 #[derive(Debug)]
@@ -62,8 +69,9 @@ pub(crate) struct PartitionWorker {
     consumer: Arc<Consumer>,
     queue: PartitionQueue<Record>,
     watermark: CommitWatermark,
-    tasks: JoinSet<TaskOutput>,
-    running: HashMap<tokio::task::Id, (Bytes, i64)>,
+    /// The deliveries under way. Polled by this worker's task rather than spawned: a task
+    /// per record cost a task cell, the join set's locking and the id map (callgrind).
+    deliveries: FuturesUnordered<Delivery>,
     counters: Arc<Mutex<PartitionCounters>>,
     paused: watch::Receiver<bool>,
     cancel: watch::Sender<bool>,
@@ -98,8 +106,7 @@ impl PartitionWorker {
             consumer,
             queue: PartitionQueue::new(limits.mode, limits.max_in_flight),
             watermark: CommitWatermark::new(start),
-            tasks: JoinSet::new(),
-            running: HashMap::new(),
+            deliveries: FuturesUnordered::new(),
             counters,
             paused,
             cancel: watch::channel(false).0,
@@ -129,8 +136,8 @@ impl PartitionWorker {
                         return;
                     }
                 },
-                Some(joined) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
-                    self.complete(joined);
+                Some(done) = self.deliveries.next(), if !self.deliveries.is_empty() => {
+                    self.complete(done);
                 }
                 changed = self.paused.changed(), if pause_watch_open => {
                     pause_watch_open = changed.is_ok();
@@ -170,15 +177,14 @@ impl PartitionWorker {
             let cancel = self.cancel.subscribe();
             let partition = self.partition.partition;
             let offset = record.offset;
-            let task_key = key.clone();
-            // Boxed: the delivery future (HTTP client state included) is large, and tokio
-            // moves a task's future into its cell and its output over it; a box makes those
-            // moves pointer-sized (measured with callgrind: bench-ingress.sh BENCH_CALLGRIND).
-            let handle = self.tasks.spawn(Box::pin(async move {
-                let result = deliver(&ctx, partition, record, &counters, cancel).await;
-                (task_key, offset, result)
-            }));
-            self.running.insert(handle.id(), (key, offset));
+            let delivery = async move {
+                let result = AssertUnwindSafe(deliver(&ctx, partition, record, &counters, cancel))
+                    .catch_unwind()
+                    .await
+                    .map_err(|panic| panic_message(&*panic));
+                (key, offset, result)
+            };
+            self.deliveries.push(Box::pin(delivery));
         }
         self.limit
             .note_in_flight(self.queue.in_flight().saturating_sub(self.failing));
@@ -190,29 +196,23 @@ impl PartitionWorker {
         (self.limit.limit() + self.failing).min(self.limits.max_in_flight)
     }
 
-    /// Books the end of one delivery task.
-    fn complete(&mut self, joined: Result<(tokio::task::Id, TaskOutput), JoinError>) {
-        let (id, result) = match joined {
-            Ok((id, (_, _, result))) => (id, Some(result)),
-            Err(e) => {
-                if e.is_panic() {
-                    // A bug, not a record problem: keep the offset unfinished so it is never
-                    // committed past, and say so in the status.
-                    let msg = format!("delivery task panicked: {e}");
-                    tracing::error!(partition = ?self.partition, "{msg}");
-                    lock(&self.counters).error = Some(msg);
-                }
-                (e.id(), None)
-            }
-        };
-        let Some((key, offset)) = self.running.remove(&id) else {
-            return;
-        };
+    /// Books the end of one delivery.
+    fn complete(&mut self, (key, offset, result): DeliveryOutput) {
         self.queue.complete(&key);
-        if let Some(DeliveryResult::Finished { first_attempt }) = result {
-            self.watermark.finish(offset);
-            if let Some(rtt) = first_attempt {
-                self.limit.record(rtt);
+        match result {
+            Ok(DeliveryResult::Finished { first_attempt }) => {
+                self.watermark.finish(offset);
+                if let Some(rtt) = first_attempt {
+                    self.limit.record(rtt);
+                }
+            }
+            Ok(DeliveryResult::Abandoned) => {}
+            Err(panic) => {
+                // A bug, not a record problem: keep the offset unfinished so it is never
+                // committed past, and say so in the status.
+                let msg = format!("delivery of offset {offset} panicked: {panic}");
+                tracing::error!(partition = ?self.partition, "{msg}");
+                lock(&self.counters).error = Some(msg);
             }
         }
     }
@@ -250,25 +250,32 @@ impl PartitionWorker {
         let dropped = self.queue.clear_waiting();
         let _ = self.cancel.send(true);
         let deadline = tokio::time::Instant::now() + self.limits.drain_bound;
-        while !self.tasks.is_empty() {
+        while !self.deliveries.is_empty() {
             tokio::select! {
-                Some(joined) = self.tasks.join_next_with_id() => self.complete(joined),
+                Some(done) = self.deliveries.next() => self.complete(done),
                 () = tokio::time::sleep_until(deadline) => {
                     tracing::warn!(
-                        partition = ?self.partition, in_flight = self.tasks.len(),
+                        partition = ?self.partition, in_flight = self.deliveries.len(),
                         bound = ?self.limits.drain_bound,
                         "in-flight deliveries did not finish in time; they will be redelivered"
                     );
-                    self.tasks.abort_all();
-                    while let Some(joined) = self.tasks.join_next_with_id().await {
-                        self.complete(joined);
-                    }
+                    // Dropped unfinished: their offsets stay uncommitted.
+                    self.deliveries.clear();
                 }
             }
         }
         tracing::debug!(partition = ?self.partition, dropped, "partition drained");
         self.publish();
     }
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
 }
 
 /// A copy of `record` that owns its bytes (one allocation for key, value and header values).

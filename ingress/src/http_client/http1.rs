@@ -103,43 +103,34 @@ impl Http1Pool {
         }
     }
 
-    /// Sends the request `make_request` builds (origin-form URI and a `Host` header: the
-    /// caller's job) to `origin` (`http://host:port`), and reads up to `max_body` bytes of the
-    /// answer's body.
+    /// Sends `request` (origin-form URI and a `Host` header: the caller's job) to `origin`
+    /// (`http://host:port`), and reads up to `max_body` bytes of the answer's body.
     ///
-    /// A reused connection that turns out to be closed before an answer came (the server's
-    /// keep-alive timeout raced the request) is replaced by a new one and the request sent
-    /// again, once: the request carries an idempotency key, and waiting a retry backoff for a
-    /// stale pool entry would only slow delivery down.
+    /// A reused connection that turns out to be closed before the request went out (the
+    /// server's keep-alive timeout ended it while it was idle) is replaced by a new one, once,
+    /// as hyper-util's pool does: the request was not sent, so nothing is repeated.
     pub async fn send(
         &self,
         origin: &str,
-        make_request: impl Fn() -> Request<Full<Bytes>>,
+        request: Request<Full<Bytes>>,
         max_body: usize,
     ) -> Result<Http1Response, Http1Error> {
-        let mut connection = match self.checkout(origin).await {
-            Some(connection) => connection,
-            None => self.connect(origin).await?,
+        let (mut connection, reused) = match self.checkout(origin).await {
+            Some(connection) => (connection, true),
+            None => (self.connect(origin).await?, false),
         };
-        let (outcome, reusable) = connection.exchange(make_request(), max_body).await;
-        match outcome {
-            Ok(response) => {
-                if reusable {
-                    self.checkin(connection);
-                }
-                Ok(response)
-            }
-            Err(Exchange::BeforeAnswer(e)) if e.is_canceled() || e.is_incomplete_message() => {
+        let (outcome, reusable) = match connection.exchange(request, max_body).await {
+            (Err(Exchange::NotSent(request)), _) if reused => {
                 drop(connection);
-                let mut fresh = self.connect(origin).await?;
-                let (outcome, reusable) = fresh.exchange(make_request(), max_body).await;
-                if reusable && outcome.is_ok() {
-                    self.checkin(fresh);
-                }
-                outcome.map_err(Exchange::into_error)
+                connection = self.connect(origin).await?;
+                connection.exchange(*request, max_body).await
             }
-            Err(e) => Err(e.into_error()),
+            result => result,
+        };
+        if reusable && outcome.is_ok() {
+            self.checkin(connection);
         }
+        outcome.map_err(Exchange::into_error)
     }
 
     /// The newest idle connection to `origin` that is still open, if any.
@@ -200,17 +191,17 @@ impl Http1Pool {
 
 /// How an exchange failed.
 enum Exchange {
-    /// No answer head arrived (the request may or may not have reached the server).
-    BeforeAnswer(hyper::Error),
+    /// The connection was closed before the request was written; here it is back.
+    NotSent(Box<Request<Full<Bytes>>>),
     /// Anything else.
-    Other(String),
+    Failed(String),
 }
 
 impl Exchange {
     fn into_error(self) -> Http1Error {
         match self {
-            Exchange::BeforeAnswer(e) => Http1Error::Exchange(error_chain(&e)),
-            Exchange::Other(e) => Http1Error::Exchange(e),
+            Exchange::NotSent(_) => Http1Error::Exchange("connection closed".to_owned()),
+            Exchange::Failed(e) => Http1Error::Exchange(e),
         }
     }
 }
@@ -248,13 +239,17 @@ impl Connection {
         request: Request<Full<Bytes>>,
         max_body: usize,
     ) -> (Result<Http1Response, Exchange>, bool) {
-        let mut answer = pin!(self.sender.send_request(request));
+        let mut answer = pin!(self.sender.try_send_request(request));
         let head = poll_fn(|cx| {
             self.drive(cx);
             match answer.as_mut().poll(cx) {
-                Poll::Ready(result) => Poll::Ready(result.map_err(Exchange::BeforeAnswer)),
+                Poll::Ready(Ok(response)) => Poll::Ready(Ok(response)),
+                Poll::Ready(Err(mut e)) => Poll::Ready(Err(match e.take_message() {
+                    Some(request) => Exchange::NotSent(Box::new(request)),
+                    None => Exchange::Failed(error_chain(e.error())),
+                })),
                 Poll::Pending => match &self.ended {
-                    Some(why) => Poll::Ready(Err(Exchange::Other(why.clone()))),
+                    Some(why) => Poll::Ready(Err(Exchange::Failed(why.clone()))),
                     None => Poll::Pending,
                 },
             }
