@@ -7,13 +7,18 @@
 //! fetch position. The committed offset never moves backwards and never passes an unfinished
 //! record: that is the at-least-once guarantee.
 
-use std::collections::BTreeSet;
+use std::collections::VecDeque;
 
 /// Tracks unfinished offsets of one partition and what may be committed.
 #[derive(Debug, Clone)]
 pub struct CommitWatermark {
-    /// Offsets handed out and not finished yet.
-    unfinished: BTreeSet<i64>,
+    /// Offsets handed out, in increasing order, with whether each is finished. The front is
+    /// always unfinished (finished ones are dropped from the front at once), so it is the
+    /// watermark. (A sorted deque rather than a tree: offsets arrive in order, and this is
+    /// touched twice per record.)
+    tracked: VecDeque<(i64, bool)>,
+    /// How many of `tracked` are unfinished.
+    unfinished: usize,
     /// The next offset the fetcher will read: everything below it was handed out or skipped.
     position: i64,
     /// The offset last committed (or the one consumption started from).
@@ -24,7 +29,8 @@ impl CommitWatermark {
     /// Starts at `start`: the committed offset, or the reset position when there is none.
     pub fn new(start: i64) -> Self {
         CommitWatermark {
-            unfinished: BTreeSet::new(),
+            tracked: VecDeque::new(),
+            unfinished: 0,
             position: start,
             committed: start,
         }
@@ -36,7 +42,8 @@ impl CommitWatermark {
         if offset < self.position {
             return false;
         }
-        self.unfinished.insert(offset);
+        self.tracked.push_back((offset, false));
+        self.unfinished += 1;
         self.position = offset + 1;
         true
     }
@@ -48,12 +55,26 @@ impl CommitWatermark {
 
     /// The record at `offset` is finished. Returns whether it was unfinished.
     pub fn finish(&mut self, offset: i64) -> bool {
-        self.unfinished.remove(&offset)
+        let Ok(at) = self.tracked.binary_search_by_key(&offset, |&(o, _)| o) else {
+            return false;
+        };
+        let Some(entry) = self.tracked.get_mut(at) else {
+            return false;
+        };
+        if entry.1 {
+            return false;
+        }
+        entry.1 = true;
+        self.unfinished -= 1;
+        while self.tracked.front().is_some_and(|&(_, done)| done) {
+            self.tracked.pop_front();
+        }
+        true
     }
 
     /// The lowest offset not yet finished: what a commit now would store.
     pub fn watermark(&self) -> i64 {
-        self.unfinished.first().copied().unwrap_or(self.position)
+        self.oldest_unfinished().unwrap_or(self.position)
     }
 
     /// The offset to commit, if the watermark moved past the last commit.
@@ -74,12 +95,12 @@ impl CommitWatermark {
 
     /// How many records are unfinished.
     pub fn in_flight(&self) -> usize {
-        self.unfinished.len()
+        self.unfinished
     }
 
     /// The oldest unfinished offset, if any (the record the partition is waiting on).
     pub fn oldest_unfinished(&self) -> Option<i64> {
-        self.unfinished.first().copied()
+        self.tracked.front().map(|&(offset, _)| offset)
     }
 
     /// The fetch position.
@@ -109,9 +130,14 @@ mod tests {
         assert_eq!(w.commit_candidate(), Some(13));
         w.committed(13);
         assert_eq!(w.commit_candidate(), None);
-        w.finish(13);
-        w.finish(14);
+        assert!(w.finish(14));
+        assert!(!w.finish(14), "finished once");
+        assert!(!w.finish(99), "never tracked");
+        assert_eq!(w.in_flight(), 1);
+        assert_eq!(w.watermark(), 13);
+        assert!(w.finish(13));
         assert_eq!(w.commit_candidate(), Some(15));
+        assert_eq!(w.in_flight(), 0);
     }
 
     #[test]
