@@ -32,7 +32,7 @@ pub struct Invoker {
 #[derive(Debug, Clone)]
 enum Transport {
     Http1(Arc<Http1Pool>),
-    Http2(HandlerClient<Full<Bytes>>),
+    Http2(Arc<HandlerClient<Full<Bytes>>>),
 }
 
 impl Invoker {
@@ -44,7 +44,7 @@ impl Invoker {
             HttpVersion::Http1 => Transport::Http1(Arc::new(Http1Pool::new(connector(
                 preference, tls, timeout,
             )))),
-            HttpVersion::Http2 => Transport::Http2(client(preference, tls, timeout)),
+            HttpVersion::Http2 => Transport::Http2(Arc::new(client(preference, tls, timeout))),
         };
         Invoker { transport, timeout }
     }
