@@ -234,3 +234,139 @@ async fn an_untrusted_certificate_is_a_retryable_failure_that_says_so() {
     }
     assert_eq!(handler.count(), 0, "nothing reached the untrusted server");
 }
+
+/// A bare HTTP/1.1 server for connection-lifecycle tests: answers every request with 200 and
+/// `{}`, adding `connection: close` (and closing) when `close_each` is set; otherwise keeps
+/// the connection open until it has been idle for `idle_close`. Returns its URL and the
+/// number of connections it accepted.
+async fn bare_server(
+    close_each: bool,
+    idle_close: Duration,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    // Read one request: the head, then content-length bytes of body.
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        let n =
+                            match tokio::time::timeout(idle_close, socket.read(&mut chunk)).await {
+                                Ok(Ok(n)) if n > 0 => n,
+                                _ => return, // idle too long, or the client closed: close
+                            };
+                        buf.extend_from_slice(&chunk[..n]);
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + length {
+                        let mut chunk = [0u8; 4096];
+                        match socket.read(&mut chunk).await {
+                            Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                            _ => return,
+                        }
+                    }
+                    buf.drain(..head_end + length);
+                    let answer: &[u8] = if close_each {
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"
+                    } else {
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"
+                    };
+                    if socket.write_all(answer).await.is_err() || close_each {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, accepted)
+}
+
+#[tokio::test]
+async fn keep_alive_connections_are_reused_and_ones_the_server_closed_are_replaced() {
+    use std::sync::atomic::Ordering;
+    let (url, accepted) = bare_server(false, Duration::from_millis(150)).await;
+    let invoker = Invoker::new(HttpVersion::Http1, &system_tls(), Duration::from_secs(2));
+    let t = target(&url);
+    for offset in 0..5 {
+        let inv = build_invocation(&t, SOURCE, &record("k", offset)).unwrap();
+        assert_eq!(invoker.invoke(inv).await, AttemptOutcome::Delivered);
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one keep-alive connection"
+    );
+    // The server closes the idle connection (its keep-alive timeout); the next request must
+    // not fail on the dead pool entry.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for offset in 5..8 {
+        let inv = build_invocation(&t, SOURCE, &record("k", offset)).unwrap();
+        assert_eq!(invoker.invoke(inv).await, AttemptOutcome::Delivered);
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "replaced once, then reused"
+    );
+}
+
+#[tokio::test]
+async fn answers_with_connection_close_are_not_pooled() {
+    use std::sync::atomic::Ordering;
+    let (url, accepted) = bare_server(true, Duration::from_secs(5)).await;
+    let invoker = Invoker::new(HttpVersion::Http1, &system_tls(), Duration::from_secs(2));
+    let t = target(&url);
+    for offset in 0..4 {
+        let inv = build_invocation(&t, SOURCE, &record("k", offset)).unwrap();
+        assert_eq!(invoker.invoke(inv).await, AttemptOutcome::Delivered);
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        4,
+        "a connection per request"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_get_their_own_connections_and_return_them() {
+    use std::sync::atomic::Ordering;
+    let handler = RecordingHandler::start(counter()).await.expect("handler");
+    let (url, accepted) = bare_server(false, Duration::from_secs(5)).await;
+    let invoker = Invoker::new(HttpVersion::Http1, &system_tls(), Duration::from_secs(2));
+    for t in [target(&url), target(&handler.url())] {
+        for round in 0..3 {
+            let mut running = Vec::new();
+            for i in 0..8 {
+                let inv = build_invocation(&t, SOURCE, &record("k", round * 8 + i)).unwrap();
+                let invoker = invoker.clone();
+                running.push(tokio::spawn(async move { invoker.invoke(inv).await }));
+            }
+            for r in running {
+                assert_eq!(r.await.unwrap(), AttemptOutcome::Delivered);
+            }
+        }
+    }
+    // Two origins share one pool; each got at most 8 connections over three rounds.
+    let n = accepted.load(Ordering::SeqCst);
+    assert!((1..=8).contains(&n), "{n} connections for 3 rounds of 8");
+    assert_eq!(handler.count(), 24);
+}

@@ -89,8 +89,10 @@ struct IdleConnection {
 struct Connection {
     origin: Box<str>,
     sender: http1::SendRequest<Full<Bytes>>,
-    driver: http1::Connection<Io, Full<Bytes>>,
-    /// The driver finished (the connection is closed); it must not be polled again.
+    /// `None` once it finished: dropping it hands requests it never wrote back to their
+    /// senders (as not sent), which is what makes the one retry on a new connection possible.
+    driver: Option<http1::Connection<Io, Full<Bytes>>>,
+    /// Why the driver finished (the connection is closed).
     ended: Option<String>,
 }
 
@@ -183,7 +185,7 @@ impl Http1Pool {
         Ok(Box::new(Connection {
             origin: origin.into(),
             sender,
-            driver,
+            driver: Some(driver),
             ended: None,
         }))
     }
@@ -210,23 +212,27 @@ impl Connection {
     /// Polls the connection's state machine (reads, writes, keep-alive bookkeeping) unless it
     /// has ended.
     fn drive(&mut self, cx: &mut Context<'_>) {
-        if self.ended.is_some() {
+        let Some(driver) = self.driver.as_mut() else {
             return;
-        }
-        match std::pin::Pin::new(&mut self.driver).poll(cx) {
-            Poll::Pending => {}
-            Poll::Ready(Ok(())) => self.ended = Some("connection closed".to_owned()),
-            Poll::Ready(Err(e)) => self.ended = Some(error_chain(&e)),
-        }
+        };
+        let ended = match std::pin::Pin::new(driver).poll(cx) {
+            Poll::Pending => return,
+            Poll::Ready(Ok(())) => "connection closed".to_owned(),
+            Poll::Ready(Err(e)) => error_chain(&e),
+        };
+        self.driver = None;
+        self.ended = Some(ended);
     }
 
     /// Whether the connection can take a request now (false: it is closed).
     async fn ready(&mut self) -> bool {
         poll_fn(|cx| {
             self.drive(cx);
+            if self.ended.is_some() {
+                return Poll::Ready(false);
+            }
             match self.sender.poll_ready(cx) {
                 Poll::Ready(result) => Poll::Ready(result.is_ok()),
-                Poll::Pending if self.ended.is_some() => Poll::Ready(false),
                 Poll::Pending => Poll::Pending,
             }
         })
