@@ -361,6 +361,28 @@ mod tests {
     }
 
     #[test]
+    fn origin_path_and_host_come_from_the_base_uri() {
+        let mut t = target(true);
+        let inv = build_invocation(&t, SOURCE, &record(Some(b"k"), Some(b"{}"))).unwrap();
+        assert_eq!(inv.origin(), "http://handler:9080");
+        assert_eq!(inv.path(), "/Counter/k/add");
+        assert_eq!(
+            inv.host.as_ref().and_then(|h| h.to_str().ok()),
+            Some("handler:9080")
+        );
+        // A deployment behind a path prefix keeps it in the request target.
+        t.base_uri = "https://[::1]:8443/restate/v1".into();
+        let inv = build_invocation(&t, SOURCE, &record(Some(b"k"), Some(b"{}"))).unwrap();
+        assert_eq!(inv.url, "https://[::1]:8443/restate/v1/Counter/k/add");
+        assert_eq!(inv.origin(), "https://[::1]:8443");
+        assert_eq!(inv.path(), "/restate/v1/Counter/k/add");
+        assert_eq!(
+            inv.host.as_ref().and_then(|h| h.to_str().ok()),
+            Some("[::1]:8443")
+        );
+    }
+
+    #[test]
     fn headers_follow_the_handler_contract() {
         let inv = build_invocation(
             &target(true),
