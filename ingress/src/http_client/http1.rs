@@ -179,7 +179,12 @@ impl Http1Pool {
             .call(uri)
             .await
             .map_err(|e| Http1Error::Connect(error_chain(&*e)))?;
-        let (sender, driver) = http1::handshake(io)
+        let (sender, driver) = http1::Builder::new()
+            // One buffer and one write() per request: the head and a small body copied
+            // together cost less than hyper's vectored queue (callgrind: -600 instructions
+            // per request).
+            .writev(false)
+            .handshake(io)
             .await
             .map_err(|e| Http1Error::Connect(error_chain(&e)))?;
         Ok(Box::new(Connection {
