@@ -370,3 +370,35 @@ async fn concurrent_requests_get_their_own_connections_and_return_them() {
     assert!((1..=8).contains(&n), "{n} connections for 3 rounds of 8");
     assert_eq!(handler.count(), 24);
 }
+
+#[tokio::test]
+async fn concurrent_h2c_requests_share_one_connection() {
+    let handler = RecordingHandler::start(counter()).await.expect("handler");
+    let invoker = Invoker::new(HttpVersion::Http2, &system_tls(), Duration::from_secs(2));
+    let t = target(&handler.url());
+    let mut running = Vec::new();
+    for i in 0..32 {
+        let inv = build_invocation(&t, SOURCE, &record("k", i)).unwrap();
+        let invoker = invoker.clone();
+        running.push(tokio::spawn(async move { invoker.invoke(inv).await }));
+    }
+    for r in running {
+        assert_eq!(r.await.unwrap(), AttemptOutcome::Delivered);
+    }
+    let got = handler.requests();
+    assert_eq!(got.len(), 32);
+    assert!(got.iter().all(|r| r.version == http::Version::HTTP_2));
+    // Nothing listens here: a connect error is retryable, and says what happened.
+    let closed = target("http://127.0.0.1:1");
+    let inv = build_invocation(&closed, SOURCE, &record("k", 99)).unwrap();
+    match invoker.invoke(inv).await {
+        AttemptOutcome::Retryable { reason, .. } => {
+            assert!(
+                reason.contains("http://127.0.0.1:1/Counter/k/add"),
+                "{reason}"
+            );
+            assert!(reason.contains("onnection refused"), "{reason}");
+        }
+        other => panic!("expected a retryable connect failure, got {other:?}"),
+    }
+}
