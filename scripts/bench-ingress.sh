@@ -22,7 +22,8 @@
 #   run-process  the same, with the real kafka-ingress binary (release) and the no-op handler
 #            each in its own process (the "-proc" scenarios): the deployment and subscription
 #            are created over the admin API; cpu us/event is the ingress process's own CPU
-#            time (utime + stime) for the backlog, and peak RSS is the ingress process's alone.
+#            time (utime + stime) for the backlog (the notes under the table give its kernel
+#            part, stime), and peak RSS is the ingress process's alone.
 #   restate-vo, restate-service  the peer: Restate's own Kafka ingress (restate-server 1.7.12
 #            from npm, scripts/restate-server.sh) delivering the same kind of backlog
 #            (BENCH_RESTATE_RECORDS, default 20 000: it is about 10x slower) to a Restate TS SDK
