@@ -63,8 +63,9 @@ pub struct Http1Response {
 }
 
 /// Pooled HTTP/1.1 connections, for any number of origins (usually one: a subscription's
-/// deployment). Idle connections are reused newest first and closed after
-/// [`POOL_IDLE_TIMEOUT`] unused.
+/// deployment). Idle connections are reused newest first; ones unused for
+/// [`POOL_IDLE_TIMEOUT`] are closed when a connection is checked in (no timer: a pool nobody
+/// uses keeps at most its peak concurrency of sockets until it is dropped with its invoker).
 pub struct Http1Pool {
     connector: HandlerConnector,
     /// Oldest first (checkins push at the back), so expired ones are at the front.
