@@ -179,25 +179,24 @@ impl InvocationTemplate {
         partition: i32,
         record: &Record,
     ) -> Result<Invocation, UndeliverableRecord> {
-        let url = if self.keyed {
+        let key = if self.keyed {
             let key = record.key.as_deref().unwrap_or_default();
-            let key = std::str::from_utf8(key)
-                .map_err(|_| UndeliverableRecord::NonUtf8Key(self.service.clone()))?;
-            let mut url = String::with_capacity(
-                self.service_url.len() + 1 + key.len() * 3 + self.handler_segment.len(),
-            );
-            url.push_str(&self.service_url);
+            Some(
+                std::str::from_utf8(key)
+                    .map_err(|_| UndeliverableRecord::NonUtf8Key(self.service.clone()))?,
+            )
+        } else {
+            None
+        };
+        let key_len = key.map_or(0, |k| 1 + k.len() * 3);
+        let mut url =
+            String::with_capacity(self.service_url.len() + key_len + self.handler_segment.len());
+        url.push_str(&self.service_url);
+        if let Some(key) = key {
             url.push('/');
             push_encoded_segment(&mut url, key);
-            url.push_str(&self.handler_segment);
-            url
-        } else {
-            let mut url =
-                String::with_capacity(self.service_url.len() + self.handler_segment.len());
-            url.push_str(&self.service_url);
-            url.push_str(&self.handler_segment);
-            url
-        };
+        }
+        url.push_str(&self.handler_segment);
         let body = record.value.clone().unwrap_or_default();
         if self.json && record.value.is_some() {
             serde_json::from_slice::<serde::de::IgnoredAny>(&body)

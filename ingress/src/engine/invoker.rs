@@ -51,28 +51,25 @@ impl Invoker {
 
     /// Sends `invocation` once and classifies the result. (Taken by value: its headers
     /// become the request's; a retry builds the invocation again.)
-    pub async fn invoke(&self, invocation: Invocation) -> AttemptOutcome {
-        let Invocation {
-            url,
-            path_start,
-            host,
-            mut headers,
-            body,
-        } = invocation;
+    pub async fn invoke(&self, mut invocation: Invocation) -> AttemptOutcome {
+        let mut headers = std::mem::take(&mut invocation.headers);
+        let body = std::mem::take(&mut invocation.body);
+        let invocation = &invocation;
         // Boxed: the exchange's state (hyper's futures, the request) is kilobytes, and
         // unboxed it is copied into the timeout, into the delivery's state and into the
         // delivery's box (callgrind: ~1 500 instructions of memcpy per record).
-        let exchange = Box::pin(async {
+        let exchange = Box::pin(async move {
             match &self.transport {
                 Transport::Http1(pool) => {
-                    let origin = url.get(..path_start).unwrap_or(&url);
-                    let path = url.get(path_start..).unwrap_or_default();
-                    if let Some(host) = host {
-                        headers.insert(http::header::HOST, host);
+                    if let Some(host) = &invocation.host {
+                        headers.insert(http::header::HOST, host.clone());
                     }
+                    let (origin, path) = (invocation.origin(), invocation.path());
                     http1_exchange(pool, origin, path, headers, body).await
                 }
-                Transport::Http2(client) => http2_exchange(client, &url, headers, body).await,
+                Transport::Http2(client) => {
+                    http2_exchange(client, &invocation.url, headers, body).await
+                }
             }
         });
         match tokio::time::timeout(self.timeout, exchange).await {
@@ -82,7 +79,7 @@ impl Invoker {
             },
             // The causes say what happened ("Connection refused", a certificate error).
             Ok(Err(e)) => AttemptOutcome::Retryable {
-                reason: format!("request to {url} failed: {e}"),
+                reason: format!("request to {} failed: {e}", invocation.url),
                 retry_after: None,
             },
             Ok(Ok(answer)) => {

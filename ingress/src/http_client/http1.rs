@@ -11,15 +11,14 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode, Uri};
-use http_body_util::Full;
-use hyper::body::Body;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1;
 use tower_service::Service;
 
@@ -90,10 +89,15 @@ struct IdleConnection {
 struct Connection {
     origin: Box<str>,
     sender: http1::SendRequest<Full<Bytes>>,
+    driver: Driver,
+}
+
+/// hyper's connection state machine, polled by whoever holds the connection.
+struct Driver {
     /// `None` once it finished: dropping it hands requests it never wrote back to their
     /// senders (as not sent), which is what makes the one retry on a new connection possible.
-    driver: Option<http1::Connection<Io, Full<Bytes>>>,
-    /// Why the driver finished (the connection is closed).
+    connection: Option<http1::Connection<Io, Full<Bytes>>>,
+    /// Why it finished (the connection is closed).
     ended: Option<String>,
 }
 
@@ -191,8 +195,10 @@ impl Http1Pool {
         Ok(Box::new(Connection {
             origin: origin.into(),
             sender,
-            driver: Some(driver),
-            ended: None,
+            driver: Driver {
+                connection: Some(driver),
+                ended: None,
+            },
         }))
     }
 }
@@ -214,35 +220,42 @@ impl Exchange {
     }
 }
 
-impl Connection {
-    /// Polls the connection's state machine (reads, writes, keep-alive bookkeeping) unless it
-    /// has ended.
-    fn drive(&mut self, cx: &mut Context<'_>) {
-        let Some(driver) = self.driver.as_mut() else {
-            return;
-        };
-        let ended = match std::pin::Pin::new(driver).poll(cx) {
-            Poll::Pending => return,
-            Poll::Ready(Ok(())) => "connection closed".to_owned(),
-            Poll::Ready(Err(e)) => error_chain(&e),
-        };
-        self.driver = None;
-        self.ended = Some(ended);
-    }
-
-    /// Whether the connection can take a request now (false: it is closed).
-    async fn ready(&mut self) -> bool {
+impl Driver {
+    /// Polls `poll` (something that needs the connection to make progress) while driving the
+    /// connection (reads, writes, keep-alive bookkeeping), until `poll` is ready — or the
+    /// connection has ended first, which gives why.
+    async fn run_until<T>(
+        &mut self,
+        mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>,
+    ) -> Result<T, String> {
         poll_fn(|cx| {
-            self.drive(cx);
-            if self.ended.is_some() {
-                return Poll::Ready(false);
+            if let Some(connection) = self.connection.as_mut() {
+                let ended = match Pin::new(connection).poll(cx) {
+                    Poll::Pending => None,
+                    Poll::Ready(Ok(())) => Some("connection closed".to_owned()),
+                    Poll::Ready(Err(e)) => Some(error_chain(&e)),
+                };
+                if ended.is_some() {
+                    self.connection = None;
+                    self.ended = ended;
+                }
             }
-            match self.sender.poll_ready(cx) {
-                Poll::Ready(result) => Poll::Ready(result.is_ok()),
-                Poll::Pending => Poll::Pending,
+            match (poll(cx), &self.ended) {
+                (Poll::Ready(value), _) => Poll::Ready(Ok(value)),
+                (Poll::Pending, Some(why)) => Poll::Ready(Err(why.clone())),
+                (Poll::Pending, None) => Poll::Pending,
             }
         })
         .await
+    }
+}
+
+impl Connection {
+    /// Whether the connection can take a request now (false: it is closed).
+    async fn ready(&mut self) -> bool {
+        let sender = &mut self.sender;
+        let ready = self.driver.run_until(|cx| sender.poll_ready(cx)).await;
+        matches!(ready, Ok(Ok(()))) && self.driver.ended.is_none()
     }
 
     /// Sends `request` and reads the answer; also says whether the connection may be reused.
@@ -252,57 +265,26 @@ impl Connection {
         max_body: usize,
     ) -> (Result<Http1Response, Exchange>, bool) {
         let mut answer = pin!(self.sender.try_send_request(request));
-        let head = poll_fn(|cx| {
-            self.drive(cx);
-            match answer.as_mut().poll(cx) {
-                Poll::Ready(Ok(response)) => Poll::Ready(Ok(response)),
-                Poll::Ready(Err(mut e)) => Poll::Ready(Err(match e.take_message() {
+        let response = match self.driver.run_until(|cx| answer.as_mut().poll(cx)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(mut e)) => {
+                let failure = match e.take_message() {
                     Some(request) => Exchange::NotSent(Box::new(request)),
                     None => Exchange::Failed(error_chain(e.error())),
-                })),
-                Poll::Pending => match &self.ended {
-                    Some(why) => Poll::Ready(Err(Exchange::Failed(why.clone()))),
-                    None => Poll::Pending,
-                },
+                };
+                return (Err(failure), false);
             }
-        })
-        .await;
-        let response = match head {
-            Ok(response) => response,
-            Err(e) => return (Err(e), false),
+            Err(why) => return (Err(Exchange::Failed(why)), false),
         };
-        let (parts, mut body) = response.into_parts();
-        let mut collected = BytesMut::new();
-        let mut complete = true;
-        let read = poll_fn(|cx| loop {
-            self.drive(cx);
-            match std::pin::Pin::new(&mut body).poll_frame(cx) {
-                Poll::Ready(None) => return Poll::Ready(Ok(())),
-                Poll::Ready(Some(Ok(frame))) => {
-                    if let Ok(data) = frame.into_data() {
-                        if collected.len() + data.len() > max_body {
-                            complete = false;
-                            return Poll::Ready(Ok(()));
-                        }
-                        collected.extend_from_slice(&data);
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(error_chain(&e))),
-                Poll::Pending => {
-                    return match &self.ended {
-                        Some(why) => Poll::Ready(Err(why.clone())),
-                        None => Poll::Pending,
-                    }
-                }
-            }
-        })
-        .await;
-        let (body, reusable) = match read {
-            Ok(()) if complete => (Some(collected.freeze()), self.ended.is_none()),
-            // An answer over the limit is cut off: the connection cannot be reused.
-            Ok(()) => (None, false),
-            Err(_) => (None, false),
+        let (parts, body) = response.into_parts();
+        let mut collect = pin!(Limited::new(body, max_body).collect());
+        // An answer over the limit, or one that broke off, has no body, and its connection
+        // cannot be reused.
+        let body = match self.driver.run_until(|cx| collect.as_mut().poll(cx)).await {
+            Ok(Ok(collected)) => Some(collected.to_bytes()),
+            Ok(Err(_)) | Err(_) => None,
         };
+        let reusable = body.is_some() && self.driver.ended.is_none();
         let response = Http1Response {
             status: parts.status,
             headers: parts.headers,

@@ -1,5 +1,6 @@
 //! The HTTP client to deployments, shared by discovery and the invoker: cleartext or TLS
-//! (rustls, `ring`), HTTP/1.1 keep-alive or HTTP/2, pooled by hyper-util.
+//! (rustls, `ring`), HTTP/1.1 keep-alive or HTTP/2 — pooled by hyper-util ([`client`]), or for
+//! deliveries over HTTP/1.1 by [`Http1Pool`] on the same [`connector`].
 //!
 //! Versions: HTTP/1.1, or HTTP/2 with prior knowledge on `http://` (h2c) and through ALPN on
 //! `https://`. Discovery may leave the version open ([`VersionPreference::Negotiate`]): over
