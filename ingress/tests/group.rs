@@ -11,29 +11,14 @@ use std::time::Duration;
 use ingress::kafka::assignor::TopicPartition;
 use ingress::kafka::group::{find_coordinator, GroupMember, HeartbeatOutcome, MemberConfig};
 use ingress::kafka::offsets::{self, CommitIdentity, TopicIds};
-use ingress::kafka::{Broker, ClientError, ConnectionSettings, TcpConnector};
+use ingress::kafka::{Broker, ClientError};
 use kafka_proto::error_code::ErrorCode;
 use kafka_proto::messages::metadata::{MetadataRequest, MetadataRequestTopic};
 use testkit::{KafkaCluster, TestClient};
 use tokio::sync::watch;
 
-async fn connect(host: &str, port: u16) -> Broker {
-    Broker::connect(
-        &TcpConnector {
-            connect_timeout: Duration::from_secs(5),
-        },
-        host,
-        port,
-        &ConnectionSettings {
-            client_id: "kafka-ingress-test".into(),
-            request_timeout: Duration::from_secs(10),
-            max_response_bytes: 100 << 20,
-            sasl: None,
-        },
-    )
-    .await
-    .expect("connect")
-}
+mod support;
+use support::connect;
 
 async fn bootstrap_broker() -> Broker {
     let cluster = KafkaCluster::shared().expect("broker");

@@ -300,16 +300,21 @@ async fn bare_server(
     (url, accepted)
 }
 
+/// Invokes `target` once per offset, one after another, asserting each is delivered.
+async fn deliver_each(invoker: &Invoker, target: &HandlerTarget, offsets: std::ops::Range<i64>) {
+    for offset in offsets {
+        let inv = build_invocation(target, SOURCE, &record("k", offset)).unwrap();
+        assert_eq!(invoker.invoke(inv).await, AttemptOutcome::Delivered);
+    }
+}
+
 #[tokio::test]
 async fn keep_alive_connections_are_reused_and_ones_the_server_closed_are_replaced() {
     use std::sync::atomic::Ordering;
     let (url, accepted) = bare_server(false, Duration::from_millis(150)).await;
     let invoker = Invoker::new(HttpVersion::Http1, &system_tls(), Duration::from_secs(2));
     let t = target(&url);
-    for offset in 0..5 {
-        let inv = build_invocation(&t, SOURCE, &record("k", offset)).unwrap();
-        assert_eq!(invoker.invoke(inv).await, AttemptOutcome::Delivered);
-    }
+    deliver_each(&invoker, &t, 0..5).await;
     assert_eq!(
         accepted.load(Ordering::SeqCst),
         1,
@@ -318,10 +323,7 @@ async fn keep_alive_connections_are_reused_and_ones_the_server_closed_are_replac
     // The server closes the idle connection (its keep-alive timeout); the next request must
     // not fail on the dead pool entry.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    for offset in 5..8 {
-        let inv = build_invocation(&t, SOURCE, &record("k", offset)).unwrap();
-        assert_eq!(invoker.invoke(inv).await, AttemptOutcome::Delivered);
-    }
+    deliver_each(&invoker, &t, 5..8).await;
     assert_eq!(
         accepted.load(Ordering::SeqCst),
         2,
@@ -335,10 +337,7 @@ async fn answers_with_connection_close_are_not_pooled() {
     let (url, accepted) = bare_server(true, Duration::from_secs(5)).await;
     let invoker = Invoker::new(HttpVersion::Http1, &system_tls(), Duration::from_secs(2));
     let t = target(&url);
-    for offset in 0..4 {
-        let inv = build_invocation(&t, SOURCE, &record("k", offset)).unwrap();
-        assert_eq!(invoker.invoke(inv).await, AttemptOutcome::Delivered);
-    }
+    deliver_each(&invoker, &t, 0..4).await;
     assert_eq!(
         accepted.load(Ordering::SeqCst),
         4,
